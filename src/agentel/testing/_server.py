@@ -1,0 +1,938 @@
+"""The HTTP side of the scripted LLM server: routing, wire formats, SSE, errors."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import itertools
+import json
+import logging
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._script import (
+    Api,
+    RecordedRequest,
+    Reply,
+    ToolCall,
+    Usage,
+    auto_reply,
+    embedding_vector,
+    estimate_embedding_tokens,
+    estimate_usage,
+)
+
+logger = logging.getLogger("agentel.testing")
+
+DEFAULT_MODEL = "scripted-model"
+SYSTEM_FINGERPRINT = "fp_agentel_scripted"
+NO_REPLY_LEFT = "no scripted reply left (ScriptedLLMServer queue is empty and auto=False)"
+
+_OPENAI_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+_QUIET_ERRORS = (ConnectionError, TimeoutError, socket.timeout)
+
+
+def _error_body(api: Api | None, status: int, message: str, error_type: str | None) -> dict:
+    if api == "anthropic":
+        kind = error_type or _ANTHROPIC_ERROR_TYPES.get(
+            status, "api_error" if status >= 500 else "invalid_request_error"
+        )
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    kind = error_type or _OPENAI_ERROR_TYPES.get(
+        status, "server_error" if status >= 500 else "invalid_request_error"
+    )
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def _words(text: str) -> list[str]:
+    """Split text into word-sized deltas whose concatenation is the text."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def _pieces(text: str, size: int = 12) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _call_id(prefix: str, seq: int, index: int, call: ToolCall) -> str:
+    if call.id:
+        return call.id
+    digest = hashlib.sha256(f"{seq}:{index}:{call.name}".encode()).hexdigest()
+    return f"{prefix}{digest[:24]}"
+
+
+def _signature(thinking: str) -> str:
+    return base64.b64encode(hashlib.sha256(thinking.encode()).digest()).decode()
+
+
+@dataclass
+class _Turn:
+    """A reply resolved against one request."""
+
+    api: Api
+    seq: int
+    created: int
+    model: str
+    body: dict[str, Any]
+    text: str | None
+    calls: tuple[ToolCall, ...]
+    thinking: str | None
+    finish_reason: str
+    usage: Usage
+
+    @property
+    def choices(self) -> int:
+        n = self.body.get("n")
+        return n if isinstance(n, int) and n > 1 else 1
+
+
+Event = tuple[str | None, Any]
+"""An SSE event: (event name or None, JSON-able data or the literal string "[DONE]")."""
+
+
+# --------------------------------------------------------------------------- OpenAI chat
+
+
+def _chat_message(turn: _Turn) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": turn.text if turn.text is not None or turn.calls else "",
+        "refusal": None,
+        "annotations": [],
+    }
+    if turn.calls:
+        message["tool_calls"] = [
+            {
+                "id": _call_id("call_", turn.seq, i, call),
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments_json()},
+            }
+            for i, call in enumerate(turn.calls)
+        ]
+    return message
+
+
+def chat_completion(turn: _Turn) -> dict[str, Any]:
+    """A non-streamed ``chat.completion`` object."""
+    return {
+        "id": f"chatcmpl-{turn.seq}",
+        "object": "chat.completion",
+        "created": turn.created,
+        "model": turn.model,
+        "choices": [
+            {
+                "index": i,
+                "message": _chat_message(turn),
+                "logprobs": None,
+                "finish_reason": turn.finish_reason,
+            }
+            for i in range(turn.choices)
+        ],
+        "usage": turn.usage.to_chat_usage(),
+        "service_tier": "default",
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+    }
+
+
+def chat_chunks(turn: _Turn) -> list[Event]:
+    """The SSE events of a streamed chat completion."""
+    options = turn.body.get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+
+    def chunk(choices: list[dict[str, Any]]) -> Event:
+        data: dict[str, Any] = {
+            "id": f"chatcmpl-{turn.seq}",
+            "object": "chat.completion.chunk",
+            "created": turn.created,
+            "model": turn.model,
+            "service_tier": "default",
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+            "choices": choices,
+        }
+        if include_usage:
+            data["usage"] = None
+        return None, data
+
+    def choice(index: int, delta: dict[str, Any], finish: str | None = None) -> Event:
+        return chunk([{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}])
+
+    events: list[Event] = []
+    for i in range(turn.choices):
+        first = {"role": "assistant", "content": "" if turn.text is not None else None}
+        events.append(choice(i, {**first, "refusal": None}))
+        events.extend(choice(i, {"content": word}) for word in _words(turn.text or ""))
+        for j, call in enumerate(turn.calls):
+            head = {
+                "index": j,
+                "id": _call_id("call_", turn.seq, j, call),
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            events.append(choice(i, {"tool_calls": [head]}))
+            events.extend(
+                choice(i, {"tool_calls": [{"index": j, "function": {"arguments": piece}}]})
+                for piece in _pieces(call.arguments_json())
+            )
+        events.append(choice(i, {}, turn.finish_reason))
+    if include_usage:
+        name, data = chunk([])
+        data["usage"] = turn.usage.to_chat_usage()
+        events.append((name, data))
+    events.append((None, "[DONE]"))
+    return events
+
+
+# --------------------------------------------------------------------------- OpenAI responses
+
+
+def _responses_items(turn: _Turn) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    if turn.thinking is not None:
+        items.append(
+            {
+                "type": "reasoning",
+                "id": f"rs_{turn.seq}_0",
+                "summary": [{"type": "summary_text", "text": turn.thinking}],
+                "status": "completed",
+            }
+        )
+    if turn.text is not None or not turn.calls:
+        items.append(
+            {
+                "type": "message",
+                "id": f"msg_{turn.seq}_0",
+                "status": "completed",
+                "role": "assistant",
+                "content": [
+                    {
+                        "type": "output_text",
+                        "text": turn.text or "",
+                        "annotations": [],
+                        "logprobs": [],
+                    }
+                ],
+            }
+        )
+    for j, call in enumerate(turn.calls):
+        items.append(
+            {
+                "type": "function_call",
+                "id": f"fc_{turn.seq}_{j}",
+                "call_id": _call_id("call_", turn.seq, j, call),
+                "name": call.name,
+                "arguments": call.arguments_json(),
+                "status": "completed",
+            }
+        )
+    return items
+
+
+def _response_object(turn: _Turn, status: str, output: list[Any], usage: Any) -> dict[str, Any]:
+    body = turn.body
+    incomplete = {"reason": "max_output_tokens"} if status == "incomplete" else None
+    return {
+        "id": f"resp_{turn.seq}",
+        "object": "response",
+        "created_at": turn.created,
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": incomplete,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "metadata": body.get("metadata") or {},
+        "model": turn.model,
+        "output": output,
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
+        "service_tier": "default",
+        "store": body.get("store", True),
+        "temperature": body.get("temperature", 1.0),
+        "text": body.get("text") or {"format": {"type": "text"}},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation", "disabled"),
+        "usage": usage,
+        "user": body.get("user"),
+    }
+
+
+def _responses_status(turn: _Turn) -> str:
+    return "incomplete" if turn.finish_reason == "length" else "completed"
+
+
+def response_object(turn: _Turn) -> dict[str, Any]:
+    """A non-streamed Responses API ``response`` object."""
+    return _response_object(
+        turn, _responses_status(turn), _responses_items(turn), turn.usage.to_responses_usage()
+    )
+
+
+def response_events(turn: _Turn) -> list[Event]:
+    """The SSE events of a streamed Responses API call."""
+    events: list[Event] = []
+
+    def emit(kind: str, **data: Any) -> None:
+        events.append((kind, {"type": kind, "sequence_number": len(events), **data}))
+
+    emit("response.created", response=_response_object(turn, "in_progress", [], None))
+    emit("response.in_progress", response=_response_object(turn, "in_progress", [], None))
+    items = _responses_items(turn)
+    for index, item in enumerate(items):
+        where: dict[str, Any] = {"output_index": index}
+        if item["type"] == "message":
+            part = item["content"][0]
+            text = part["text"]
+            at = {"item_id": item["id"], **where, "content_index": 0}
+            emit(
+                "response.output_item.added",
+                item={**item, "status": "in_progress", "content": []},
+                **where,
+            )
+            emit("response.content_part.added", **at, part={**part, "text": ""})
+            for word in _words(text):
+                emit("response.output_text.delta", **at, delta=word, logprobs=[])
+            emit("response.output_text.done", **at, text=text, logprobs=[])
+            emit("response.content_part.done", **at, part=part)
+        elif item["type"] == "function_call":
+            at = {"item_id": item["id"], **where}
+            emit(
+                "response.output_item.added",
+                item={**item, "arguments": "", "status": "in_progress"},
+                **where,
+            )
+            for piece in _pieces(item["arguments"]):
+                emit("response.function_call_arguments.delta", **at, delta=piece)
+            emit(
+                "response.function_call_arguments.done",
+                **at,
+                name=item["name"],
+                arguments=item["arguments"],
+            )
+        else:
+            emit("response.output_item.added", item={**item, "status": "in_progress"}, **where)
+        emit("response.output_item.done", item=item, **where)
+    status = _responses_status(turn)
+    final = _response_object(turn, status, items, turn.usage.to_responses_usage())
+    emit("response.completed" if status == "completed" else "response.incomplete", response=final)
+    return events
+
+
+# --------------------------------------------------------------------------- Anthropic
+
+
+def _anthropic_blocks(turn: _Turn) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if turn.thinking is not None:
+        blocks.append(
+            {"type": "thinking", "thinking": turn.thinking, "signature": _signature(turn.thinking)}
+        )
+    if turn.text is not None or not turn.calls:
+        blocks.append({"type": "text", "text": turn.text or ""})
+    for j, call in enumerate(turn.calls):
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": _call_id("toolu_", turn.seq, j, call),
+                "name": call.name,
+                "input": call.arguments_dict(),
+            }
+        )
+    return blocks
+
+
+def _anthropic_message(turn: _Turn, content: list[Any], stop: str | None, usage: Any) -> dict:
+    return {
+        "id": f"msg_{turn.seq:024d}",
+        "type": "message",
+        "role": "assistant",
+        "model": turn.model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": usage,
+    }
+
+
+def anthropic_message(turn: _Turn) -> dict[str, Any]:
+    """A non-streamed Anthropic ``message`` object."""
+    return _anthropic_message(
+        turn, _anthropic_blocks(turn), turn.finish_reason, turn.usage.to_anthropic_usage()
+    )
+
+
+def anthropic_events(turn: _Turn) -> list[Event]:
+    """The SSE events of a streamed Anthropic message."""
+    events: list[Event] = []
+
+    def emit(kind: str, **data: Any) -> None:
+        events.append((kind, {"type": kind, **data}))
+
+    usage = turn.usage.to_anthropic_usage()
+    emit(
+        "message_start",
+        message=_anthropic_message(turn, [], None, {**usage, "output_tokens": 1}),
+    )
+    emit("ping")
+    for index, block in enumerate(_anthropic_blocks(turn)):
+        kind = block["type"]
+        if kind == "thinking":
+            emit(
+                "content_block_start",
+                index=index,
+                content_block={"type": "thinking", "thinking": "", "signature": ""},
+            )
+            for word in _words(block["thinking"]):
+                emit(
+                    "content_block_delta",
+                    index=index,
+                    delta={"type": "thinking_delta", "thinking": word},
+                )
+            emit(
+                "content_block_delta",
+                index=index,
+                delta={"type": "signature_delta", "signature": block["signature"]},
+            )
+        elif kind == "text":
+            emit("content_block_start", index=index, content_block={"type": "text", "text": ""})
+            for word in _words(block["text"]):
+                emit("content_block_delta", index=index, delta={"type": "text_delta", "text": word})
+        else:
+            call = turn.calls[index - _non_tool_blocks(turn)]
+            emit("content_block_start", index=index, content_block={**block, "input": {}})
+            for piece in _pieces(call.arguments_json()):
+                emit(
+                    "content_block_delta",
+                    index=index,
+                    delta={"type": "input_json_delta", "partial_json": piece},
+                )
+        emit("content_block_stop", index=index)
+    delta_usage = {
+        key: usage[key]
+        for key in (
+            "input_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+            "output_tokens",
+            "output_tokens_details",
+        )
+        if key in usage
+    }
+    emit(
+        "message_delta",
+        delta={"stop_reason": turn.finish_reason, "stop_sequence": None},
+        usage=delta_usage,
+    )
+    emit("message_stop")
+    return events
+
+
+def _non_tool_blocks(turn: _Turn) -> int:
+    return int(turn.thinking is not None) + int(turn.text is not None or not turn.calls)
+
+
+# --------------------------------------------------------------------------- HTTP server
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], owner: ScriptedLLMServer) -> None:
+        self.owner = owner
+        self.connections: set[socket.socket] = set()
+        self.workers: set[threading.Thread] = set()
+        self.track_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), which can block on reverse DNS.
+        TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        worker = threading.Thread(
+            target=self._work,
+            args=(request, client_address),
+            name="agentel-scripted-llm",
+            daemon=True,
+        )
+        with self.track_lock:
+            self.connections.add(request)
+            self.workers.add(worker)
+        worker.start()
+
+    def _work(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self.track_lock:
+                self.connections.discard(request)
+                self.workers.discard(threading.current_thread())
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, _QUIET_ERRORS) or self.owner._stopping.is_set():
+            return
+        logger.exception("scripted LLM server: error while serving %s", client_address)
+
+
+class _Abort(Exception):
+    """Raised inside the handler to drop the connection without answering."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "agentel-scripted-llm/1"
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default per-request logging."""
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    # ----------------------------------------------------------------- plumbing
+
+    @property
+    def owner(self) -> ScriptedLLMServer:
+        return self.server.owner
+
+    def _serve(self, method: str) -> None:
+        self._head_sent = False
+        try:
+            self._handle(method)
+        except _Abort:
+            self._drop()
+        except _QUIET_ERRORS:
+            self.close_connection = True
+        except Exception as exc:
+            logger.exception("scripted LLM server: failed to answer %s %s", method, self.path)
+            self.close_connection = True
+            if not self._head_sent:
+                with contextlib.suppress(OSError):
+                    self._send_error(None, 500, f"scripted LLM server error: {exc!r}")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            data = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(data)
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0 and self.owner._stopping.wait(seconds):
+            raise _Abort
+
+    def _drop(self) -> None:
+        """Close the connection abruptly (RST where the OS allows it)."""
+        self.close_connection = True
+        sock = self.connection
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def _send_head(self, status: int, headers: dict[str, str]) -> None:
+        self._head_sent = True
+        self.send_response(status)
+        request_id = f"req_{next(self.owner._request_ids):024d}"
+        self.send_header("x-request-id", request_id)
+        self.send_header("request-id", request_id)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+
+    def _send_json(
+        self, status: int, payload: Any, headers: dict[str, str] | None = None, cut: bool = False
+    ) -> None:
+        data = json.dumps(payload).encode()
+        head = {"Content-Type": "application/json", "Content-Length": str(len(data))}
+        self._send_head(status, {**head, **(headers or {})})
+        if cut:
+            self.wfile.write(data[: len(data) // 2])
+            raise _Abort
+        self.wfile.write(data)
+
+    def _send_error(self, api: Api | None, status: int, message: str, **kw: Any) -> None:
+        self._send_json(status, _error_body(api, status, message, kw.pop("error_type", None)), **kw)
+
+    def _send_sse(self, events: list[Event], reply: Reply) -> None:
+        head = {
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "Transfer-Encoding": "chunked",
+        }
+        self._send_head(200, {**head, **reply.headers})
+        for i, (name, data) in enumerate(events):
+            if reply.cut_after_chunks is not None and i >= reply.cut_after_chunks:
+                raise _Abort
+            if i:
+                self._wait(reply.chunk_delay)
+            text = data if isinstance(data, str) else json.dumps(data)
+            frame = (f"event: {name}\n" if name else "") + f"data: {text}\n\n"
+            payload = frame.encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+        self.wfile.write(b"0\r\n\r\n")
+
+    # ----------------------------------------------------------------- routing
+
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        raw = self._read_body()
+        body: Any = None
+        bad_json = False
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                bad_json = True
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        self.owner._record(
+            RecordedRequest(
+                method, path, headers, body if isinstance(body, dict) else None, url.query
+            )
+        )
+        route = path[3:] if path.startswith("/v1/") else path
+        api: Api | None = (
+            "anthropic" if route.startswith("/messages") or "anthropic-version" in headers else None
+        )
+
+        if method == "GET" and (route == "/models" or route.startswith("/models/")):
+            self._send_json(200, self._models(route, anthropic=api == "anthropic"))
+            return
+        endpoints: dict[str, Api | None] = {
+            "/chat/completions": "chat",
+            "/responses": "responses",
+            "/messages": "anthropic",
+            "/messages/count_tokens": "anthropic",
+            "/embeddings": None,
+        }
+        if method != "POST" or route not in endpoints:
+            self._send_error(api, 404, f"scripted LLM server: no route for {method} {path}")
+            return
+        api = endpoints[route]
+        if bad_json or not isinstance(body, dict):
+            self._send_error(api, 400, "request body must be a JSON object")
+            return
+        if route == "/messages/count_tokens":
+            usage = estimate_usage("anthropic", body)
+            self._send_json(200, {"input_tokens": usage.input_tokens})
+        elif route == "/embeddings":
+            self._embeddings(body)
+        else:
+            assert api is not None
+            self._generate(api, body)
+
+    def _models(self, route: str, anthropic: bool) -> dict[str, Any]:
+        ids = [route.split("/", 2)[2]] if route.count("/") >= 2 else [DEFAULT_MODEL]
+        if anthropic:
+            data = [
+                {
+                    "type": "model",
+                    "id": i,
+                    "display_name": i,
+                    "created_at": "2025-01-01T00:00:00Z",
+                }
+                for i in ids
+            ]
+            if route != "/models":
+                return data[0]
+            return {"data": data, "has_more": False, "first_id": ids[0], "last_id": ids[-1]}
+        models: list[dict[str, Any]] = [
+            {"id": i, "object": "model", "created": 0, "owned_by": "agentel"} for i in ids
+        ]
+        return models[0] if route != "/models" else {"object": "list", "data": models}
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        reply = self.owner._next_reply(None, body, errors_only=True)
+        if reply is not None:
+            self._wait(reply.delay)
+            self._send_error(
+                None,
+                reply.status,
+                reply.error_message or "scripted error",
+                error_type=reply.error_type,
+                headers=reply.headers,
+            )
+            return
+        inputs = body.get("input")
+        if isinstance(inputs, str) or (
+            isinstance(inputs, list) and inputs and all(isinstance(i, int) for i in inputs)
+        ):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs:
+            self._send_error(None, 400, "'input' must be a non-empty string or array")
+            return
+        dims = body.get("dimensions")
+        dims = dims if isinstance(dims, int) and dims > 0 else 8
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, item in enumerate(inputs):
+            vector: Any = embedding_vector(item, dims)
+            if as_base64:
+                vector = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        tokens = estimate_embedding_tokens(inputs)
+        self._send_json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model") or DEFAULT_MODEL,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
+
+    def _generate(self, api: Api, body: dict[str, Any]) -> None:
+        reply = self.owner._next_reply(api, body)
+        if reply is None:
+            self._send_error(api, 500, NO_REPLY_LEFT, headers={"x-should-retry": "false"})
+            return
+        self._wait(reply.delay)
+        if reply.is_error:
+            self._send_error(
+                api,
+                reply.status,
+                reply.error_message or "scripted error",
+                error_type=reply.error_type,
+                headers=reply.headers,
+            )
+            return
+        turn = self.owner._turn(api, body, reply)
+        if body.get("stream") is True:
+            render = {
+                "chat": chat_chunks,
+                "responses": response_events,
+                "anthropic": anthropic_events,
+            }
+            self._send_sse(render[api](turn), reply)
+            return
+        render_one = {
+            "chat": chat_completion,
+            "responses": response_object,
+            "anthropic": anthropic_message,
+        }
+        self._send_json(
+            200, render_one[api](turn), reply.headers, cut=reply.cut_after_chunks is not None
+        )
+
+
+class ScriptedLLMServer:
+    """An OpenAI- and Anthropic-compatible HTTP server answering from a script.
+
+    Replies are consumed FIFO by all endpoints; when the queue is empty and ``auto`` is true
+    a deterministic AUTO reply is generated (see :mod:`agentel.testing`).
+    """
+
+    def __init__(
+        self,
+        replies: Iterable[Reply] | None = None,
+        auto: bool = True,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.auto = auto
+        self.host = host
+        self._port = port
+        self._queue: deque[Reply] = deque(replies or ())
+        self._requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._request_ids = itertools.count(1)
+        self._stopping = threading.Event()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> ScriptedLLMServer:
+        """Bind the port and serve in a background thread (no-op if already running)."""
+        if self._httpd is not None:
+            return self
+        self._stopping.clear()
+        httpd = _HTTPServer((self.host, self._port), self)
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="agentel-scripted-llm-server",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop serving, drop open connections and release the port (idempotent)."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        with httpd.track_lock:
+            connections = list(httpd.connections)
+            workers = list(httpd.workers)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> ScriptedLLMServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- addresses
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        if self._httpd is None:
+            raise RuntimeError("ScriptedLLMServer is not running; call start() first")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` (no trailing slash)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """Base URL for ``openai.OpenAI(base_url=...)``: :attr:`url` + ``/v1``."""
+        return self.url + "/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """Base URL for ``anthropic.Anthropic(base_url=...)``: :attr:`url`."""
+        return self.url
+
+    # ----------------------------------------------------------------- script
+
+    def enqueue(self, *replies: Reply) -> None:
+        """Append scripted replies to the FIFO queue shared by all endpoints."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    @property
+    def pending(self) -> int:
+        """Number of scripted replies not consumed yet."""
+        with self._lock:
+            return len(self._queue)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in arrival order."""
+        return self._requests
+
+    def reset(self) -> None:
+        """Clear the reply queue and the recorded requests."""
+        with self._lock:
+            self._queue.clear()
+            self._requests.clear()
+
+    # ----------------------------------------------------------------- internals
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def _next_reply(
+        self, api: Api | None, body: dict[str, Any], errors_only: bool = False
+    ) -> Reply | None:
+        with self._lock:
+            if self._queue and (not errors_only or self._queue[0].is_error):
+                return self._queue.popleft()
+        if errors_only or api is None or not self.auto:
+            return None
+        return auto_reply(api, body)
+
+    def _turn(self, api: Api, body: dict[str, Any], reply: Reply) -> _Turn:
+        model = reply.model or body.get("model")
+        text = reply.content if reply.content is not None or reply.calls else ""
+        usage = reply.usage
+        if usage is None:
+            usage = estimate_usage(
+                api, body, text=text, tool_calls=reply.calls, thinking=reply.thinking
+            )
+            n = body.get("n")
+            if api == "chat" and isinstance(n, int) and n > 1:
+                usage = Usage(
+                    usage.input_tokens, usage.output_tokens * n, 0, 0, usage.reasoning_tokens * n
+                )
+        return _Turn(
+            api=api,
+            seq=self._next_seq(),
+            created=int(time.time()),
+            model=model if isinstance(model, str) and model else DEFAULT_MODEL,
+            body=body,
+            text=text,
+            calls=reply.calls,
+            thinking=reply.thinking,
+            finish_reason=reply.resolved_finish_reason(api),
+            usage=usage,
+        )
