@@ -1,0 +1,177 @@
+"""Handles over live agent / LLM / tool spans.
+
+The manual API yields them from ``with agent(...) as h`` and provider instrumentors drive
+:class:`LLMHandle` directly, so usage and cost are recorded the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opentelemetry.trace import Span
+
+from agentel.semconv import attributes as A
+
+from ._common import (
+    Usage,
+    add_event,
+    cost_attributes,
+    log_once,
+    record_error,
+    set_attribute,
+    set_attributes,
+)
+
+
+class SpanHandle:
+    """A live span opened by agentel. Methods never raise and are no-ops once it has ended."""
+
+    __slots__ = ("_ended", "_span")
+
+    def __init__(self, span: Span) -> None:
+        self._span = span
+        self._ended = False
+
+    @property
+    def span(self) -> Span:
+        """The underlying OpenTelemetry span."""
+        return self._span
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def is_recording(self) -> bool:
+        return not self._ended and self._span.is_recording()
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute (non-primitive values are JSON-encoded, ``None`` is skipped)."""
+        if not self._ended:
+            set_attribute(self._span, key, value)
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        if not self._ended:
+            set_attributes(self._span, attributes)
+
+    def record_event(self, kind: str, **data: Any) -> None:
+        """Add span event ``agentel.<kind>`` with ``data`` as its attributes."""
+        if not self._ended:
+            add_event(self._span, kind, data)
+
+    def record_error(self, exc: BaseException) -> None:
+        """Mark the span failed with ``exc`` without raising it."""
+        if not self._ended:
+            record_error(self._span, exc)
+
+    def _before_end(self) -> None:
+        """Hook for subclasses: last attributes before the span ends."""
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """Record ``exc`` (if any) and end the span. Idempotent."""
+        if self._ended:
+            return
+        if exc is not None:
+            record_error(self._span, exc)
+        try:
+            self._before_end()
+        except Exception:
+            log_once(f"{type(self).__name__}.before_end", "could not finish span attributes")
+        self._ended = True
+        self._span.end()
+
+    def __repr__(self) -> str:
+        ctx = self._span.get_span_context()
+        return f"<{type(self).__name__} span_id={ctx.span_id:016x} ended={self._ended}>"
+
+
+class AgentHandle(SpanHandle):
+    """An ``invoke_agent`` / ``invoke_workflow`` span."""
+
+    __slots__ = ()
+
+    def set_conversation_id(self, conversation_id: str) -> None:
+        self.set_attribute(A.GEN_AI_CONVERSATION_ID, conversation_id)
+
+
+class ToolHandle(SpanHandle):
+    """An ``execute_tool`` span."""
+
+    __slots__ = ()
+
+
+class LLMHandle(SpanHandle):
+    """An LLM call span (``chat``, ``text_completion``, ``embeddings``...).
+
+    Usage attributes are set as they are reported; the cost is computed once, when the span
+    ends, from the final usage and the response model (falling back to the request model).
+    """
+
+    __slots__ = ("provider", "request_model", "response_model", "usage")
+
+    def __init__(self, span: Span, *, model: str | None, provider: str | None) -> None:
+        super().__init__(span)
+        self.request_model = model
+        self.provider = provider
+        self.response_model: str | None = None
+        self.usage = Usage()
+
+    def set_usage(
+        self,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+        model: str | None = None,
+    ) -> None:
+        """Report token usage (counts given overwrite earlier ones; ``None`` keeps them).
+
+        ``model`` is the model that actually served the call (``gen_ai.response.model``),
+        used for pricing.
+        """
+        if self._ended:
+            return
+        try:
+            self.usage.update(
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cache_read_tokens=cache_read_tokens,
+                cache_write_tokens=cache_write_tokens,
+                reasoning_tokens=reasoning_tokens,
+            )
+            set_attributes(self._span, self.usage.attributes())
+        except Exception:
+            log_once("LLMHandle.set_usage", "could not record usage")
+        if model:
+            self.set_response(model=model)
+
+    def set_response(
+        self,
+        *,
+        model: str | None = None,
+        id: str | None = None,
+        finish_reasons: Iterable[str | None] | None = None,
+    ) -> None:
+        """Record response metadata: served model, response id, finish reasons."""
+        if self._ended:
+            return
+        if model:
+            self.response_model = str(model)
+            set_attribute(self._span, A.GEN_AI_RESPONSE_MODEL, self.response_model)
+        if id:
+            set_attribute(self._span, A.GEN_AI_RESPONSE_ID, str(id))
+        if finish_reasons is not None:
+            reasons = tuple(str(r) for r in finish_reasons if r is not None)
+            set_attribute(self._span, A.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
+
+    def _before_end(self) -> None:
+        if not self._span.is_recording() or self.usage.is_empty():
+            return
+        cost: dict[str, Any] = {}
+        for model in dict.fromkeys((self.response_model, self.request_model)):
+            if model:
+                cost = cost_attributes(model, self.provider, self.usage)
+                if cost:
+                    break
+        set_attributes(self._span, cost)
