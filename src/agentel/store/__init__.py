@@ -1,0 +1,55 @@
+"""agentel's run and trace stores: records, backends and the query API.
+
+``open_store(url)`` returns a :class:`Store` for ``sqlite:///relative.db``,
+``sqlite:////abs/path.db``, ``mongodb://host:port/db`` or ``memory://``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from agentel.semconv.attributes import DEFAULT_STORE, ENV_STORE
+from agentel.store.base import Store
+from agentel.store.errors import AmbiguousIdError, NotFoundError, StoreError, StoreURLError
+from agentel.store.records import RunRecord, SpanRecord, build_span_record
+
+__all__ = [
+    "AmbiguousIdError",
+    "NotFoundError",
+    "RunRecord",
+    "SpanRecord",
+    "Store",
+    "StoreError",
+    "StoreURLError",
+    "build_span_record",
+    "default_store_url",
+    "open_store",
+    "sqlite_path",
+]
+
+
+def default_store_url() -> str:
+    """``AGENTEL_STORE`` if set, else ``sqlite:///agentel.db``."""
+    return os.environ.get(ENV_STORE) or DEFAULT_STORE
+
+
+def sqlite_path(url: str) -> str:
+    """The file path of a ``sqlite:///`` URL (three slashes: relative, four: absolute)."""
+    if not url.startswith("sqlite:///"):
+        raise StoreURLError(f"not a sqlite URL: {url!r} (expected sqlite:///path.db)")
+    path = url[len("sqlite:///") :]
+    if not path:
+        raise StoreURLError(f"sqlite URL {url!r} names no file (expected sqlite:///path.db)")
+    return path
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open the store named by ``url`` (default: ``AGENTEL_STORE`` or ``sqlite:///agentel.db``)."""
+    url = url or default_store_url()
+    if url.startswith("sqlite:"):
+        from agentel.store.sqlite import SQLiteStore
+
+        return SQLiteStore(sqlite_path(url))
+    raise StoreURLError(
+        f"unsupported store URL {url!r}: use sqlite:///file.db, mongodb://host:port/db or memory://"
+    )

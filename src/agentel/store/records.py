@@ -1,0 +1,302 @@
+"""The span and run records that every backend stores, and their stable JSON form."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+from agentel.semconv.normalize import normalize
+from agentel.semconv.pricing import default_pricebook
+
+TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+def iso_time(ns: int | None) -> str | None:
+    """Nanoseconds since the epoch as an ISO-8601 UTC string (microsecond precision)."""
+    if ns is None:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def dump_json(value: Any) -> str:
+    """Encode attributes/events as strict JSON; NaN, inf and odd types become strings."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return json.dumps(_json_safe(value), separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    """One stored span: identity, the normalized agent fields, and the raw OTel payload."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    start_ns: int
+    end_ns: int | None
+    status: str = "unset"
+    status_message: str | None = None
+    run_id: str | None = None
+    run_id_stamped: bool = False
+    category: str = "other"
+    operation: str | None = None
+    conversation_id: str | None = None
+    user_id: str | None = None
+    error_type: str | None = None
+    service_name: str | None = None
+    scope: str | None = None
+    agent_name: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+    iteration: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    cost_breakdown: dict[str, float] | None = None
+    cost_source: str | None = None
+    ttft_ms: float | None = None
+    output_tps: float | None = None
+    counted: bool = False
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    resource: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.end_ns is None:
+            return None
+        return max(0, self.end_ns - self.start_ns) / 1e6
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape of a span (DESIGN.md field names)."""
+        return {
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_span_id": self.parent_span_id,
+            "run_id": self.run_id,
+            "name": self.name,
+            "kind": self.kind,
+            "category": self.category,
+            "operation": self.operation,
+            "status": self.status,
+            "status_message": self.status_message,
+            "error_type": self.error_type,
+            "start_time": iso_time(self.start_ns),
+            "end_time": iso_time(self.end_ns),
+            "duration_ms": self.duration_ms,
+            "service_name": self.service_name,
+            "agent_name": self.agent_name,
+            "model": self.model,
+            "provider": self.provider,
+            "tool_name": self.tool_name,
+            "tool_call_id": self.tool_call_id,
+            "conversation_id": self.conversation_id,
+            "iteration": self.iteration,
+            **{name: getattr(self, name) for name in TOKEN_FIELDS},
+            "cost_usd": self.cost_usd,
+            "cost_breakdown": self.cost_breakdown,
+            "cost_source": self.cost_source,
+            "ttft_ms": self.ttft_ms,
+            "output_tps": self.output_tps,
+            "counted": self.counted,
+            "attributes": self.attributes,
+            "events": self.events,
+        }
+
+
+SPAN_COLUMNS = tuple(f.name for f in fields(SpanRecord))
+
+
+def build_span_record(
+    *,
+    trace_id: str,
+    span_id: str,
+    parent_span_id: str | None,
+    name: str,
+    kind: str,
+    start_ns: int,
+    end_ns: int | None,
+    status: str,
+    status_message: str | None,
+    attributes: dict[str, Any],
+    events: list[dict[str, Any]] | None = None,
+    links: list[dict[str, Any]] | None = None,
+    resource: dict[str, Any] | None = None,
+    scope: str | None = None,
+) -> SpanRecord:
+    """Build a record from the raw parts of a span, normalizing and pricing it.
+
+    Used by every ingest path (SDK exporter, OTLP receiver, import), so each produces the
+    same record for the same span. A usage span with no cost attribute is priced here from
+    the catalog; one whose model is unknown stays unpriced (cost None, never 0).
+    """
+    norm = normalize(name, kind, attributes)
+    resource = resource or {}
+    record = SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent_span_id or None,
+        name=name,
+        kind=kind,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status=status,
+        status_message=status_message or None,
+        run_id=norm["run_id"],
+        run_id_stamped=norm["run_id"] is not None,
+        scope=scope,
+        service_name=resource.get("service.name"),
+        attributes=attributes,
+        events=events or [],
+        links=links or [],
+        resource=resource,
+        **{k: norm[k] for k in _NORMALIZED_FIELDS},
+    )
+    if record.error_type is None and status == "error":
+        record.error_type = "error"
+    if record.cost_usd is None and record.category in ("llm", "embedding") and record.model:
+        _price(record)
+    return record
+
+
+_NORMALIZED_FIELDS = (
+    "category",
+    "operation",
+    "conversation_id",
+    "user_id",
+    "error_type",
+    "agent_name",
+    "model",
+    "provider",
+    "tool_name",
+    "tool_call_id",
+    "iteration",
+    *TOKEN_FIELDS,
+    "cost_usd",
+    "cost_breakdown",
+    "cost_source",
+    "ttft_ms",
+    "output_tps",
+)
+
+
+def _price(record: SpanRecord) -> None:
+    if record.input_tokens is None and record.output_tokens is None:
+        return
+    cost = default_pricebook().cost(
+        record.model,
+        record.provider,
+        input_tokens=record.input_tokens or 0,
+        output_tokens=record.output_tokens or 0,
+        cache_read_tokens=record.cache_read_tokens or 0,
+        cache_write_tokens=record.cache_write_tokens or 0,
+        reasoning_tokens=record.reasoning_tokens or 0,
+    )
+    if cost is None:
+        return
+    record.cost_usd = cost.total
+    record.cost_source = cost.source
+    record.cost_breakdown = {
+        "input": cost.input,
+        "output": cost.output,
+        "cache_read": cost.cache_read,
+        "cache_write": cost.cache_write,
+        "reasoning": cost.reasoning,
+    }
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """One agent run: the top-most agent/workflow span of a trace with its rollups."""
+
+    run_id: str
+    trace_id: str
+    name: str | None = None
+    agent_name: str | None = None
+    status: str = "running"
+    start_ns: int | None = None
+    end_ns: int | None = None
+    conversation_id: str | None = None
+    user_id: str | None = None
+    service_name: str | None = None
+    models: list[str] = field(default_factory=list)
+    llm_calls: int = 0
+    tool_calls: int = 0
+    errors: int = 0
+    iterations: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
+    ttft_ms: float | None = None
+    span_count: int = 0
+    feedback: float | None = None
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.start_ns is None or self.end_ns is None:
+            return None
+        return max(0, self.end_ns - self.start_ns) / 1e6
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape of a run (DESIGN.md field names)."""
+        return {
+            "run_id": self.run_id,
+            "trace_id": self.trace_id,
+            "name": self.name,
+            "agent_name": self.agent_name,
+            "status": self.status,
+            "start_time": iso_time(self.start_ns),
+            "end_time": iso_time(self.end_ns),
+            "duration_ms": self.duration_ms,
+            "conversation_id": self.conversation_id,
+            "user_id": self.user_id,
+            "service_name": self.service_name,
+            "models": list(self.models),
+            "llm_calls": self.llm_calls,
+            "tool_calls": self.tool_calls,
+            "errors": self.errors,
+            "iterations": self.iterations,
+            **{name: getattr(self, name) for name in TOKEN_FIELDS},
+            "cost_usd": self.cost_usd,
+            "unpriced_calls": self.unpriced_calls,
+            "ttft_ms": self.ttft_ms,
+            "span_count": self.span_count,
+            "feedback": self.feedback,
+        }
+
+
+RUN_COLUMNS = tuple(f.name for f in fields(RunRecord))

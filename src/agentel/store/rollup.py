@@ -1,0 +1,137 @@
+"""Pure functions that every backend shares: run membership, the `counted` rule, run rollups.
+
+They take plain records and return plain results, so the memory, SQLite and MongoDB
+backends produce identical runs, and a test can compute the reference answer directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from agentel.semconv.normalize import RUN_OPERATIONS, USAGE_CATEGORIES
+from agentel.store.records import TOKEN_FIELDS, RunRecord, SpanRecord
+
+MAX_DEPTH = 100_000
+"""Ancestor walks stop here, so a corrupt (cyclic) parent chain cannot loop forever."""
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """The few fields of a span that run membership depends on."""
+
+    span_id: str
+    parent_span_id: str | None
+    operation: str | None
+    stamped_run_id: str | None
+
+
+def resolve_run_ids(nodes: Mapping[str, Node]) -> dict[str, str]:
+    """Assign a run id to every span of one trace from the spans present so far.
+
+    A span stamped by our processor keeps its stamp, and its descendants join that run.
+    Otherwise a span belongs to the top-most agent/workflow span on its ancestor chain, or,
+    when there is none, to the top-most span present (the trace root). The answer depends
+    only on which spans are present, never on arrival order, so re-resolving after more
+    spans arrive converges on the same result.
+    """
+    # span_id -> (run_id, whether that run is rooted at an agent/workflow span)
+    result: dict[str, tuple[str, bool]] = {}
+    for start in nodes:
+        if start in result:
+            continue
+        chain: list[str] = []
+        seen: set[str] = set()
+        above: tuple[str, bool] | None = None
+        current: str | None = start
+        while current is not None and current in nodes and current not in seen:
+            if current in result:
+                above = result[current]
+                break
+            node = nodes[current]
+            if node.stamped_run_id:
+                above = result[current] = (node.stamped_run_id, True)
+                break
+            if len(chain) >= MAX_DEPTH:
+                break
+            seen.add(current)
+            chain.append(current)
+            current = node.parent_span_id
+        run = above
+        for span_id in reversed(chain):
+            is_run_op = nodes[span_id].operation in RUN_OPERATIONS
+            if run is None or (is_run_op and not run[1]):
+                run = (span_id, is_run_op)
+            result[span_id] = run
+    return {span_id: run[0] for span_id, run in result.items()}
+
+
+def mark_counted(spans: Iterable[SpanRecord]) -> None:
+    """Set ``counted`` on usage spans that have no usage descendant (no double counting)."""
+    spans = list(spans)
+    by_id = {s.span_id: s for s in spans}
+    has_usage_below: set[str] = set()
+    for span in spans:
+        if span.category not in USAGE_CATEGORIES:
+            continue
+        parent = span.parent_span_id
+        steps = 0
+        while parent is not None and parent in by_id and parent not in has_usage_below:
+            has_usage_below.add(parent)
+            parent = by_id[parent].parent_span_id
+            steps += 1
+            if steps > MAX_DEPTH:
+                break
+    for span in spans:
+        span.counted = span.category in USAGE_CATEGORIES and span.span_id not in has_usage_below
+
+
+def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
+    """The run record for the spans of one run (``counted`` must already be marked)."""
+    if not spans:
+        return None
+    root = next((s for s in spans if s.span_id == run_id), None)
+    first = min(spans, key=lambda s: s.start_ns)
+    head = root or first
+    run = RunRecord(run_id=run_id, trace_id=head.trace_id, span_count=len(spans))
+    run.name = head.name
+    run.agent_name = head.agent_name
+    run.service_name = head.service_name
+    run.start_ns = head.start_ns if root else first.start_ns
+    if root is not None and root.end_ns is not None:
+        run.end_ns = root.end_ns
+        run.status = "error" if root.status == "error" else "ok"
+    models: set[str] = set()
+    iterations: set[int] = set()
+    ttft_start: int | None = None
+    for span in sorted(spans, key=lambda s: s.start_ns):
+        run.conversation_id = run.conversation_id or span.conversation_id
+        run.user_id = run.user_id or span.user_id
+        if span.status == "error":
+            run.errors += 1
+        if span.category == "tool":
+            run.tool_calls += 1
+        if span.iteration is not None:
+            iterations.add(span.iteration)
+        if not span.counted:
+            continue
+        if span.category == "llm":
+            run.llm_calls += 1
+        if span.model:
+            models.add(span.model)
+        for name in TOKEN_FIELDS:
+            setattr(run, name, getattr(run, name) + (getattr(span, name) or 0))
+        if span.cost_usd is None:
+            run.unpriced_calls += 1
+        else:
+            run.cost_usd += span.cost_usd
+        if span.ttft_ms is not None and ttft_start is None:
+            ttft_start = span.start_ns
+            run.ttft_ms = span.ttft_ms
+    if root is not None:
+        run.conversation_id = root.conversation_id or run.conversation_id
+        run.user_id = root.user_id or run.user_id
+    run.models = sorted(models)
+    run.iterations = len(iterations) if iterations else run.llm_calls
+    run.cost_usd = round(run.cost_usd, 12)
+    return run

@@ -1,0 +1,156 @@
+"""Run membership, the counted rule and run rollups, on hand-built records."""
+
+from __future__ import annotations
+
+import itertools
+
+from agentel.store.records import SpanRecord
+from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids
+
+
+def span(span_id, parent=None, *, category="other", operation=None, run_id=None, **kw):
+    return SpanRecord(
+        trace_id="t" * 32,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=kw.pop("name", span_id),
+        kind="internal",
+        start_ns=kw.pop("start_ns", 0),
+        end_ns=kw.pop("end_ns", 10),
+        category=category,
+        operation=operation,
+        run_id=run_id,
+        **kw,
+    )
+
+
+def nodes(*spans):
+    return {
+        s.span_id: Node(
+            s.span_id, s.parent_span_id, s.operation, s.run_id if s.run_id_stamped else None
+        )
+        for s in spans
+    }
+
+
+def test_top_most_agent_is_the_run_and_child_agents_are_steps():
+    http = span("h")
+    outer = span("a1", "h", operation="invoke_agent")
+    inner = span("a2", "a1", operation="invoke_agent")
+    llm = span("l", "a2", operation="chat")
+    assert resolve_run_ids(nodes(http, outer, inner, llm)) == {
+        "h": "h",  # above the agent: the trace root's own run
+        "a1": "a1",
+        "a2": "a1",
+        "l": "a1",
+    }
+
+
+def test_resolution_is_order_independent():
+    spans = [
+        span("r"),
+        span("a", "r", operation="invoke_agent"),
+        span("l1", "a", operation="chat"),
+        span("t", "a", operation="execute_tool"),
+        span("l2", "t", operation="chat"),
+    ]
+    expected = resolve_run_ids(nodes(*spans))
+    for order in itertools.permutations(spans):
+        assert resolve_run_ids(nodes(*order)) == expected
+
+
+def test_missing_parent_gives_a_provisional_run_that_converges():
+    child = span("c", "p", operation="chat")
+    assert resolve_run_ids(nodes(child)) == {"c": "c"}
+    parent = span("p", None, operation="invoke_workflow")
+    assert resolve_run_ids(nodes(child, parent)) == {"c": "p", "p": "p"}
+
+
+def test_stamped_spans_keep_their_run_and_lend_it_below():
+    stamped = span("s", "x", run_id="R", run_id_stamped=True)
+    foreign = span("f", "s", operation="invoke_agent")
+    assert resolve_run_ids(nodes(stamped, foreign)) == {"s": "R", "f": "R"}
+
+
+def test_cycles_terminate():
+    a = span("a", "b")
+    b = span("b", "a")
+    result = resolve_run_ids(nodes(a, b))
+    assert set(result) == {"a", "b"}
+
+
+def test_counted_skips_framework_llm_spans_with_llm_below():
+    framework = span("f", "a", category="llm", input_tokens=100, output_tokens=10)
+    wrapper = span("w", "f")
+    provider = span("p", "w", category="llm", input_tokens=100, output_tokens=10)
+    embedding = span("e", "a", category="embedding", input_tokens=5)
+    tool_span = span("t", "a", category="tool")
+    spans = [framework, wrapper, provider, embedding, tool_span]
+    mark_counted(spans)
+    assert [s.counted for s in spans] == [False, False, True, True, False]
+
+
+def test_compute_run_sums_counted_spans_and_counts_unpriced():
+    root = span(
+        "a",
+        None,
+        category="agent",
+        operation="invoke_agent",
+        agent_name="bot",
+        start_ns=0,
+        end_ns=1_000_000_000,
+    )
+    llm1 = span(
+        "l1",
+        "a",
+        category="llm",
+        input_tokens=100,
+        output_tokens=20,
+        cache_read_tokens=40,
+        cost_usd=0.5,
+        model="gpt-4o",
+        start_ns=1,
+        ttft_ms=30.0,
+    )
+    llm2 = span(
+        "l2",
+        "a",
+        category="llm",
+        input_tokens=10,
+        output_tokens=5,
+        reasoning_tokens=2,
+        model="mystery",
+        start_ns=5,
+        status="error",
+    )
+    tool_span = span("t", "a", category="tool", start_ns=3)
+    spans = [root, llm1, llm2, tool_span]
+    mark_counted(spans)
+    run = compute_run("a", spans)
+    assert run is not None
+    assert (run.input_tokens, run.output_tokens, run.cache_read_tokens, run.reasoning_tokens) == (
+        110,
+        25,
+        40,
+        2,
+    )
+    assert run.cost_usd == 0.5
+    assert run.unpriced_calls == 1
+    assert run.llm_calls == 2 and run.tool_calls == 1 and run.errors == 1
+    assert run.status == "ok" and run.duration_ms == 1000.0
+    assert run.models == ["gpt-4o", "mystery"]
+    assert run.ttft_ms == 30.0
+    assert run.agent_name == "bot"
+
+
+def test_run_without_its_root_yet_is_running():
+    llm = span("l", "a", category="llm", input_tokens=1, output_tokens=1, cost_usd=0.1)
+    mark_counted([llm])
+    run = compute_run("a", [llm])
+    assert run is not None and run.status == "running" and run.end_ns is None
+
+
+def test_error_root_makes_an_error_run():
+    root = span("a", None, operation="invoke_agent", status="error")
+    mark_counted([root])
+    assert compute_run("a", [root]).status == "error"
