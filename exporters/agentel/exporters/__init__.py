@@ -1,0 +1,1 @@
+"""OpenTelemetry span exporters that write agentel run and trace stores."""

@@ -1,0 +1,22 @@
+"""``SQLiteSpanExporter``: spans into a local SQLite run and trace store."""
+
+from __future__ import annotations
+
+from agentel.exporters._base import StoreSpanExporter
+from agentel.store import Store
+
+
+class SQLiteSpanExporter(StoreSpanExporter):
+    """Write spans to ``sqlite:///...`` (default: ``AGENTEL_STORE`` or ``sqlite:///agentel.db``).
+
+    Registered as the ``agentel_sqlite`` traces exporter, so
+    ``OTEL_TRACES_EXPORTER=agentel_sqlite opentelemetry-instrument python app.py`` works.
+    A plain file path is accepted too.
+    """
+
+    scheme = "sqlite:"
+
+    def __init__(self, store: str | Store | None = None) -> None:
+        if isinstance(store, str) and "://" not in store:
+            store = f"sqlite:///{store}"
+        super().__init__(store)
