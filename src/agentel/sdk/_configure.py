@@ -1,0 +1,164 @@
+"""Wire OpenTelemetry for agents: provider, run-id stamping, batch export to a store, instrumentors."""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from agentel.exporters.processor import RunIdSpanProcessor
+from agentel.semconv.pricing import PriceBook, set_default_pricebook
+from agentel.store import default_store_url
+
+logger = logging.getLogger("agentel.sdk")
+
+INSTRUMENTORS: dict[str, str] = {
+    "openai": "agentel.instrumentation.openai:OpenAIInstrumentor",
+}
+"""Instrumentor names accepted by ``configure(instrument=...)`` and where they live."""
+
+
+def _store_exporter(url: str) -> SpanExporter:
+    if url.startswith("sqlite:") or "://" not in url:
+        from agentel.exporters.sqlite import SQLiteSpanExporter
+
+        return SQLiteSpanExporter(url)
+    raise ValueError(
+        f"unsupported store URL {url!r}: use sqlite:///file.db, mongodb://host:port/db or memory://"
+    )
+
+
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _wanted(instrument: str | Iterable[str] | None) -> list[str]:
+    if instrument is None or instrument == "none" or instrument is False:
+        return []
+    if instrument == "all":
+        return list(INSTRUMENTORS)
+    names = [instrument] if isinstance(instrument, str) else list(instrument)
+    unknown = [n for n in names if n not in INSTRUMENTORS]
+    if unknown:
+        raise ValueError(
+            f"unknown instrumentor(s) {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(INSTRUMENTORS)} or 'all'"
+        )
+    return names
+
+
+class Handle:
+    """What ``configure()`` set up; flush or shut it down (also done, bounded, at exit)."""
+
+    def __init__(
+        self,
+        provider: TracerProvider,
+        processors: list[SpanProcessor],
+        instrumentors: list[Any],
+        store_url: str | None,
+        owns_provider: bool,
+    ) -> None:
+        self.provider = provider
+        self.processors = processors
+        self.instrumentors = instrumentors
+        self.store_url = store_url
+        self._owns_provider = owns_provider
+        self._lock = threading.Lock()
+        self._shut = False
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Export everything buffered so far; True when it all went out in time."""
+        return all(p.force_flush(timeout_millis) for p in self.processors)
+
+    def shutdown(self, timeout_millis: int = 30_000) -> None:
+        """Flush, stop the exporters and remove the instrumentation; idempotent."""
+        with self._lock:
+            if self._shut:
+                return
+            self._shut = True
+        for instrumentor in self.instrumentors:
+            try:
+                instrumentor.uninstrument()
+            except Exception:
+                logger.debug("agentel: uninstrument failed", exc_info=True)
+        self.force_flush(timeout_millis)
+        for processor in self.processors:
+            processor.shutdown()
+
+
+def configure(
+    store: str | None = "sqlite:///agentel.db",
+    *,
+    otlp: bool | str = False,
+    instrument: str | Iterable[str] | None = "all",
+    service_name: str | None = None,
+    capture_content: bool | None = None,
+    prices: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Handle:
+    """Record every agent run, LLM call and tool call into ``store``; returns a :class:`Handle`.
+
+    ``store`` is a store URL (``sqlite:///agentel.db`` by default, ``AGENTEL_STORE`` wins when
+    set and ``store`` is left at its default) or None for no store. ``instrument`` is "all",
+    a name, a list of names, or None. ``prices`` overrides catalog prices per model
+    (USD per 1M tokens). If a global SDK TracerProvider already exists, agentel adds its
+    processors to it instead of replacing it.
+    """
+    if store == "sqlite:///agentel.db":
+        store = default_store_url()
+    if prices is not None:
+        set_default_pricebook(PriceBook.from_env(overrides=prices))
+
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        provider, owns = current, False
+    else:
+        attrs = {SERVICE_NAME: service_name} if service_name else {}
+        provider, owns = TracerProvider(resource=Resource.create(attrs)), True
+
+    processors: list[SpanProcessor] = [RunIdSpanProcessor()]
+    if store:
+        processors.append(BatchSpanProcessor(_store_exporter(store)))
+    if otlp:
+        processors.append(BatchSpanProcessor(_otlp_exporter(otlp)))
+    for processor in processors:
+        provider.add_span_processor(processor)
+    if owns:
+        trace.set_tracer_provider(provider)
+
+    instrumentors = []
+    for name in _wanted(instrument):
+        try:
+            instrumentor = _load(INSTRUMENTORS[name])()
+            if instrumentor.is_instrumented_by_opentelemetry:
+                continue  # already on (e.g. by opentelemetry-instrument): not ours to remove
+            instrumentor.instrument(tracer_provider=provider, capture_content=capture_content)
+        except Exception as exc:
+            logger.info("agentel: %s instrumentation not enabled: %s", name, exc)
+            continue
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentors.append(instrumentor)
+
+    handle = Handle(provider, processors, instrumentors, store, owns)
+    atexit.register(handle.shutdown, 5_000)
+    return handle
+
+
+def _otlp_exporter(otlp: bool | str) -> SpanExporter:
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError as exc:
+        raise RuntimeError(
+            "configure(otlp=...) needs the OTLP exporter: pip install 'agentel[otlp]'"
+        ) from exc
+    if isinstance(otlp, str):
+        return OTLPSpanExporter(endpoint=otlp.rstrip("/") + "/v1/traces")
+    return OTLPSpanExporter()
