@@ -1,0 +1,1 @@
+"""The ``agentel`` command: a thin layer over :mod:`agentel.store`."""

@@ -1,0 +1,202 @@
+"""The ``agentel`` command line: list runs, show a run's tree, run the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from agentel.cli import _format as fmt
+from agentel.store import (
+    AmbiguousIdError,
+    NotFoundError,
+    Store,
+    StoreError,
+    default_store_url,
+    open_store,
+)
+
+STORE_HELP = "Store URL: sqlite:///file.db, mongodb://host:port/db or memory:// [env AGENTEL_STORE]"
+
+
+def _console() -> Console:
+    """Rich output; when piped, no colour and a wide line so tables are never squeezed."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=200, no_color=True)
+    return console
+
+
+def _open(url: str | None) -> Store:
+    try:
+        return open_store(url or default_store_url())
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+store_option = click.option("--store", "store_url", metavar="URL", default=None, help=STORE_HELP)
+
+
+def format_option(*choices: str) -> Any:
+    return click.option(
+        "--format",
+        "output",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help="Output format.",
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="agentel")
+def main() -> None:
+    """agentel: OpenTelemetry for AI agents.
+
+    Read back what instrumented agents recorded: every run, LLM call and tool call, with
+    tokens, cost, latency and errors. Every command takes --store (default: $AGENTEL_STORE
+    or sqlite:///agentel.db).
+    """
+
+
+def print_runs(runs: list[dict[str, Any]], console: Console) -> None:
+    """The runs table shared by ``runs`` and ``demo``."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column, justify in (
+        ("run", "left"),
+        ("agent", "left"),
+        ("status", "left"),
+        ("start (UTC)", "left"),
+        ("duration", "right"),
+        ("llm", "right"),
+        ("tools", "right"),
+        ("tokens in/out", "right"),
+        ("cost", "right"),
+    ):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for run in runs:
+        table.add_row(
+            run["run_id"],
+            run["agent_name"] or run["name"] or "-",
+            fmt.status_text(run["status"]),
+            fmt.short_time(run["start_time"]),
+            fmt.duration(run["duration_ms"]),
+            str(run["llm_calls"]),
+            str(run["tool_calls"]),
+            f"{fmt.tokens(run['input_tokens'])}/{fmt.tokens(run['output_tokens'])}",
+            fmt.money(run["cost_usd"], run["unpriced_calls"]),
+        )
+    console.print(table)
+
+
+@main.command()
+@store_option
+@click.option("--agent", help="Only runs of this agent name.")
+@click.option(
+    "--status", type=click.Choice(["running", "ok", "error", "abandoned"]), help="Only this status."
+)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--order-by",
+    type=click.Choice(["start", "cost", "duration", "tokens"]),
+    default="start",
+    show_default=True,
+    help="Sort key, descending.",
+)
+@format_option("table", "json")
+def runs(
+    store_url: str | None,
+    agent: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    order_by: str,
+    output: str,
+) -> None:
+    """List runs, newest first: agent, status, duration, LLM and tool calls, tokens, cost."""
+    with _open(store_url) as store:
+        found = store.runs(
+            agent=agent, status=status, limit=limit, offset=offset, order_by=order_by
+        )
+    if output == "json":
+        _echo_json(found)
+        return
+    if not found:
+        click.echo(f"no runs in {store_url or default_store_url()}")
+        return
+    print_runs(found, _console())
+
+
+def print_run(store: Store, run_id: str, console: Console) -> dict[str, Any]:
+    """The run header and its span tree; shared by ``show`` and ``demo``."""
+    run = store.run(run_id)
+    roots = store.run_tree(run["run_id"])
+    title = Text()
+    title.append(f"run {run['run_id']}", style="bold")
+    title.append(f"  {run['agent_name'] or run['name']}  ")
+    title.append_text(fmt.status_text(run["status"]))
+    title.append(
+        f"  {fmt.duration(run['duration_ms'])}  llm {run['llm_calls']}  tools {run['tool_calls']}"
+        f"  tokens {fmt.tokens(run['input_tokens'])}/{fmt.tokens(run['output_tokens'])}"
+        f"  {fmt.money(run['cost_usd'], run['unpriced_calls'])}"
+    )
+    if run["errors"]:
+        title.append(f"  errors {run['errors']}", style="bold red")
+    console.print(fmt.span_tree(title, roots))
+    return {**run, "spans": roots}
+
+
+@main.command()
+@click.argument("run_id", metavar="RUN")
+@store_option
+@format_option("table", "json")
+def show(run_id: str, store_url: str | None, output: str) -> None:
+    """Show one run as a span tree with duration, tokens, cost and errors on every node.
+
+    RUN is a run id or any unique prefix of one.
+    """
+    with _open(store_url) as store:
+        try:
+            if output == "json":
+                run = store.run(run_id)
+                _echo_json({**run, "spans": store.run_tree(run["run_id"])})
+            else:
+                print_run(store, run_id, _console())
+        except AmbiguousIdError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except NotFoundError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option(
+    "--store",
+    "store_url",
+    default="sqlite:///agentel-demo.db",
+    show_default=True,
+    help="Where the demo writes its runs.",
+)
+@click.option("--model", default="gpt-4o-mini", show_default=True, help="Model name to request.")
+def demo(store_url: str, model: str) -> None:
+    """Run a tool-calling weather agent on 3 questions against a local scripted LLM server.
+
+    Uses the plain openai SDK, instrumented by agentel.sdk.configure(); needs no API key and
+    no network. Prints the runs and the last run's tree.
+    """
+    from agentel.cli._demo import run_demo
+
+    run_demo(store_url, model, _console())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The package layout DESIGN.md fixes: namespace package, dependency direction, lazy SDKs, wheel."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ROOTS = ("semconv", "instrumentation", "exporters", "src")
+
+# layer -> agentel packages it must not import (at any level inside the layer's modules)
+FORBIDDEN = {
+    "semconv/agentel/semconv": ("instrumentation", "exporters", "store", "sdk", "cli", "testing"),
+    "instrumentation/agentel/instrumentation": ("exporters", "store", "sdk", "cli"),
+    "src/agentel/store": ("instrumentation", "exporters", "sdk", "cli"),
+    "exporters/agentel/exporters": ("instrumentation", "sdk", "cli"),
+}
+IMPORT = re.compile(r"^\s*(?:from|import)\s+agentel\.(\w+)", re.M)
+
+
+def test_no_agentel_init_anywhere():
+    for root in ROOTS:
+        assert not (ROOT / root / "agentel" / "__init__.py").exists(), root
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_dependency_direction(layer):
+    bad = []
+    for path in (ROOT / layer).rglob("*.py"):
+        for name in IMPORT.findall(path.read_text()):
+            if name in FORBIDDEN[layer]:
+                bad.append(f"{path.relative_to(ROOT)} imports agentel.{name}")
+    assert not bad, bad
+
+
+def test_instrumentation_never_imports_the_sdk_at_module_level():
+    top_level = re.compile(r"^(?:from|import)\s+opentelemetry\.sdk", re.M)
+    bad = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "instrumentation").rglob("*.py")
+        if top_level.search(p.read_text())
+    ]
+    assert not bad, bad
+
+
+def test_core_imports_work_without_provider_sdks():
+    """`import agentel.sdk, agentel.store, agentel.exporters.sqlite` with openai/anthropic absent."""
+    code = (
+        "import sys\n"
+        "for name in ('openai', 'anthropic', 'pymongo', 'langchain_core'):\n"
+        "    sys.modules[name] = None  # any import of them now raises ImportError\n"
+        "import agentel.sdk, agentel.store, agentel.exporters.sqlite, agentel.instrumentation\n"
+        "import agentel.instrumentation.openai\n"
+        "assert 'openai' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.slow
+def test_wheel_contains_every_source_root(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    (wheel,) = tmp_path.glob("agentel-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for module in (
+        "agentel/semconv/attributes.py",
+        "agentel/semconv/prices.json",
+        "agentel/instrumentation/__init__.py",
+        "agentel/instrumentation/openai/__init__.py",
+        "agentel/exporters/sqlite.py",
+        "agentel/store/sqlite.py",
+        "agentel/sdk/__init__.py",
+        "agentel/cli/main.py",
+        "agentel/testing/__init__.py",
+        "agentel/examples/weather_agent.py",
+    ):
+        assert module in names, module
+    assert "agentel/__init__.py" not in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "agentel_sqlite = agentel.exporters.sqlite:SQLiteSpanExporter" in text
+    assert "agentel = agentel.cli.main:main" in text
