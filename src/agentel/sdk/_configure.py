@@ -112,6 +112,7 @@ def configure(
     (USD per 1M tokens). If a global SDK TracerProvider already exists, agentel adds its
     processors to it instead of replacing it.
     """
+    wanted = _wanted(instrument)  # validate before changing anything
     if store == "sqlite:///agentel.db":
         store = default_store_url()
     if prices is not None:
@@ -135,7 +136,7 @@ def configure(
         trace.set_tracer_provider(provider)
 
     instrumentors = []
-    for name in _wanted(instrument):
+    for name in wanted:
         try:
             instrumentor = _load(INSTRUMENTORS[name])()
             if instrumentor.is_instrumented_by_opentelemetry:

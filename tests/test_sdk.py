@@ -1,0 +1,69 @@
+"""configure(): the one-liner, in fresh processes (it sets the global tracer provider)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from agentel.store import open_store
+
+
+def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_spans_are_flushed_at_exit_without_shutdown(tmp_path: Path) -> None:
+    code = """
+import agentel.sdk
+from agentel.instrumentation import agent, tool
+agentel.sdk.configure("sqlite:///exit.db", service_name="exit-test")
+with agent("quick"):
+    with tool("noop"):
+        pass
+# no flush, no shutdown: the handle's exit hook must deliver the batch
+"""
+    out = run_python(code, tmp_path)
+    assert out.returncode == 0, out.stderr
+    with open_store(f"sqlite:///{tmp_path / 'exit.db'}") as store:
+        (run,) = store.runs()
+        assert (run["agent_name"], run["tool_calls"], run["service_name"]) == (
+            "quick",
+            1,
+            "exit-test",
+        )
+
+
+def test_configure_joins_an_existing_provider_and_rejects_bad_names(tmp_path: Path) -> None:
+    code = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+mine = TracerProvider()
+trace.set_tracer_provider(mine)
+import agentel.sdk
+handle = agentel.sdk.configure("sqlite:///joined.db", instrument=None)
+assert handle.provider is mine
+with trace.get_tracer("app").start_as_current_span("request"):
+    pass
+handle.shutdown()
+handle.shutdown()  # idempotent
+try:
+    agentel.sdk.configure("sqlite:///x.db", instrument=["opena1"])
+except ValueError as exc:
+    assert "'opena1'" in str(exc), exc
+else:
+    raise AssertionError("unknown instrumentor accepted")
+print("ok")
+"""
+    out = run_python(code, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+    with open_store(f"sqlite:///{tmp_path / 'joined.db'}") as store:
+        assert [r["name"] for r in store.runs()] == ["request"]
