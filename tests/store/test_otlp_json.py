@@ -21,21 +21,24 @@ def sdk_spans():
     provider = TracerProvider(resource=Resource.create({"service.name": "svc"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("test.scope")
-    with tracer.start_as_current_span(
-        "invoke_agent bot", attributes={"gen_ai.operation.name": "invoke_agent"}
-    ), tracer.start_as_current_span(
-        "chat gpt-4o",
-        kind=SpanKind.CLIENT,
-        attributes={
-            "gen_ai.operation.name": "chat",
-            "gen_ai.request.model": "gpt-4o",
-            "gen_ai.usage.input_tokens": 1000,
-            "gen_ai.usage.output_tokens": 50,
-            "gen_ai.response.finish_reasons": ("stop",),
-            "gen_ai.request.temperature": 0.5,
-            "flag": True,
-        },
-    ) as span:
+    with (
+        tracer.start_as_current_span(
+            "invoke_agent bot", attributes={"gen_ai.operation.name": "invoke_agent"}
+        ),
+        tracer.start_as_current_span(
+            "chat gpt-4o",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.usage.input_tokens": 1000,
+                "gen_ai.usage.output_tokens": 50,
+                "gen_ai.response.finish_reasons": ("stop",),
+                "gen_ai.request.temperature": 0.5,
+                "flag": True,
+            },
+        ) as span,
+    ):
         span.add_event("agentel.plan", {"steps": 3})
         span.set_status(Status(StatusCode.ERROR, "boom"))
     provider.shutdown()
