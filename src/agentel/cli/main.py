@@ -198,5 +198,57 @@ def demo(store_url: str, model: str) -> None:
     run_demo(store_url, model, _console())
 
 
+@main.command()
+@click.option(
+    "--store", "store_url", metavar="URL", required=True, help="Store to write into. " + STORE_HELP
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=4318, show_default=True)
+@click.option(
+    "--token",
+    envvar="AGENTEL_RECEIVE_TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' [env AGENTEL_RECEIVE_TOKEN].",
+)
+@click.option(
+    "--max-body-mb",
+    type=click.FloatRange(min=0.001),
+    default=16.0,
+    show_default=True,
+    help="Reject larger request bodies (HTTP 413).",
+)
+def receive(store_url: str, host: str, port: int, token: str | None, max_body_mb: float) -> None:
+    """Receive OTLP/HTTP traces (POST /v1/traces, protobuf or JSON, gzip) into a store.
+
+    Point an OpenTelemetry Collector's otlphttp exporter, or any OTLP SDK
+    (OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT), at it. Spans get the same normalization,
+    run rollups and cost as spans from agentel's own exporters. Binds to localhost unless
+    --host says otherwise. Stops on Ctrl-C.
+    """
+    from agentel.sdk.receiver import OTLPReceiver
+
+    store = _open(store_url)
+    try:
+        receiver = OTLPReceiver(
+            store, host, port, token=token, max_body_bytes=int(max_body_mb * 1024 * 1024)
+        )
+    except OSError as exc:
+        store.close()
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from exc
+    click.echo(f"agentel receive: {receiver.endpoint} -> {store.url} (Ctrl-C to stop)", err=True)
+    try:
+        receiver.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.stop()
+        store.close()
+        click.echo(
+            f"received {receiver.accepted_spans} span(s), rejected {receiver.rejected_spans}",
+            err=True,
+        )
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
