@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import logging
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -153,13 +154,37 @@ def configure(
     return handle
 
 
+def _otlp_protocol() -> str:
+    protocol = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    if protocol not in ("grpc", "http/protobuf"):
+        raise ValueError(f"OTLP protocol {protocol!r} is not supported; use grpc or http/protobuf")
+    return protocol
+
+
 def _otlp_exporter(otlp: bool | str) -> SpanExporter:
+    """The standard OTLP span exporter, configured by ``OTEL_EXPORTER_OTLP_*``.
+
+    ``otlp`` may be an endpoint URL; with http/protobuf the ``/v1/traces`` path is added the
+    way the SDK does for ``OTEL_EXPORTER_OTLP_ENDPOINT``.
+    """
+    protocol = _otlp_protocol()
     try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        if protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
+                OTLPSpanExporter,
+            )
     except ImportError as exc:
         raise RuntimeError(
             "configure(otlp=...) needs the OTLP exporter: pip install 'agentel[otlp]'"
         ) from exc
-    if isinstance(otlp, str):
-        return OTLPSpanExporter(endpoint=otlp.rstrip("/") + "/v1/traces")
-    return OTLPSpanExporter()
+    if not isinstance(otlp, str):
+        return OTLPSpanExporter()
+    if protocol == "grpc":
+        return OTLPSpanExporter(endpoint=otlp)
+    return OTLPSpanExporter(endpoint=otlp.rstrip("/") + "/v1/traces")
