@@ -48,11 +48,17 @@ def exporter(_global_exporter: InMemorySpanExporter) -> Iterator[InMemorySpanExp
 
 
 @pytest.fixture
-def local_provider() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+def local_provider(
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
     """A private (non-global) provider and its exporter, for instrumentors."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:  # the suite-wide compliance collector, when the root conftest is present
+        provider.add_span_processor(request.getfixturevalue("emitted_keys"))
+    except pytest.FixtureLookupError:
+        pass
     yield provider, exporter
     provider.shutdown()
 
