@@ -98,9 +98,8 @@ def _representative_calls(server: ScriptedLLMServer) -> None:
         )
         with tool("get_weather", call_id="call-1", description="weather lookup"):
             pass
-        with agent("researcher", workflow=False):
-            with llm("my-local-model", "vllm") as call:
-                call.set_usage(input_tokens=10, output_tokens=5, reasoning_tokens=1)
+        with agent("researcher", workflow=False), llm("my-local-model", "vllm") as call:
+            call.set_usage(input_tokens=10, output_tokens=5, reasoning_tokens=1)
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "ok"}])
         with pytest.raises(openai.InternalServerError):
             client.chat.completions.create(
