@@ -311,10 +311,18 @@ def render_docs(registry: Mapping[str, Any]) -> str:
             f"| `{op['name']}` | {op['category']} | {op['span_kind']} | `{op['span_name']}` "
             f"| {_cell(op['brief'])} |"
         )
+    out += ["", "Record categories:", ""]
+    out += [f"- `{c['name']}`: {c['brief']}" for c in registry["categories"]]
     out += [
         "",
-        "Record categories: "
-        + "; ".join(f"`{c['name']}`: {c['brief']}" for c in registry["categories"]),
+        "Spans of other conventions are understood at ingest (see "
+        "`agentel.semconv.normalize`): OpenInference `openinference.span.kind`, OpenLLMetry "
+        "`traceloop.span.kind` / `llm.request.type` and Langfuse `langfuse.observation.type` "
+        "map onto these operations, so a foreign AGENT span is an `invoke_agent` span and can "
+        "root a run; their model, token (`llm.token_count.*`, `llm.usage.*`, "
+        "`langfuse.observation.usage_details`) and cost (`llm.cost.*`, "
+        "`langfuse.observation.cost_details`, OpenLIT's `gen_ai.usage.cost`) keys are "
+        "converted to the OpenTelemetry token semantics above.",
         "",
         "## Attributes",
         "",
