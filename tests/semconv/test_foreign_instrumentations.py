@@ -77,9 +77,10 @@ def _openai_methods() -> dict[tuple[type, str], Any]:
 def restored_openai() -> Iterator[None]:
     """Put back any openai method an instrumentor's ``uninstrument()`` left wrapped.
 
-    opentelemetry-instrumentation-openai 0.62.4 leaves e.g. ``Completions.parse`` and the
-    Responses methods wrapped on openai 3.x (its unwrap list stops at the first module the
-    newer SDK moved), and its stale wrappers would add spans to later tests.
+    opentelemetry-instrumentation-openai 0.62.4 leaves ``Completions.parse``, the Responses
+    methods and others wrapped on openai 3.x: its unwrap list hits a beta module that openai 3.x
+    no longer has, and the ImportError skips the rest. Its stale wrappers would add spans (to a
+    shut-down provider) around the calls of later tests.
     """
     before = _openai_methods()
     try:

@@ -251,9 +251,11 @@ def _first(attrs: Mapping[str, Any], *keys: str) -> Any:
 def _first_of(reader: Any, attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     """The first key whose value ``reader`` accepts (a bad value falls through to the next)."""
     for key in keys:
-        value = reader(attrs.get(key))
-        if value is not None:
-            return value
+        raw = attrs.get(key)
+        if raw is not None:
+            value = reader(raw)
+            if value is not None:
+                return value
     return None
 
 
