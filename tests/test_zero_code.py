@@ -26,6 +26,8 @@ def test_opentelemetry_instrument_writes_the_store(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "OTEL_TRACES_EXPORTER": "agentel_sqlite",
+        # the dev extra also installs three foreign OpenAI instrumentors (entry point "openai")
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai",
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_LOGS_EXPORTER": "none",
         "OTEL_SERVICE_NAME": "zero-code-agent",

@@ -99,6 +99,7 @@ def test_zero_code_tees_to_the_store_and_an_otlp_http_endpoint(tmp_path):
             env={
                 **PLAIN_ENV,
                 "OTEL_TRACES_EXPORTER": "agentel_sqlite,otlp",
+                "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai",  # foreign ones in the dev extra
                 "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
                 "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{host}:{port}",
                 "OTEL_METRICS_EXPORTER": "none",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import threading
 from datetime import date
@@ -421,6 +422,8 @@ def test_env_file_overrides(tmp_path, monkeypatch):
     desc = b.describe("claude-sonnet-4-20250514")
     assert desc["source"] == "override" and desc["origin"] == str(path)
     assert desc["match"] == "snapshot" and desc["model"] == "claude-sonnet-4"
+    os.utime(path, (1_790_000_000, 1_790_000_000))  # 2026-09-21 UTC
+    assert PriceBook.from_env().describe("claude-sonnet-4")["origin_date"] == "2026-09-21"
 
 
 def test_env_file_bare_form_and_configure_overrides_win(tmp_path, monkeypatch):
@@ -658,6 +661,9 @@ def test_describe(book):
     assert d["model"] == "gpt-4o" and d["match"] == "snapshot"
     assert (d["input"], d["output"], d["cache_read"]) == (2.5, 10.0, 1.25)
     assert d["source"] == "catalog" and d["origin"] == book.version
+    assert d["origin_date"] == book.version  # the shipped catalog is versioned by its date
+    configured = PriceBook(overrides={"mine": {"input": 1, "output": 1}}).describe("mine")
+    assert (configured["origin"], configured["origin_date"]) == ("configure(prices=...)", None)
     assert d["as_of"] and d["note"].startswith("https://")
     assert (d["currency"], d["unit"]) == ("USD", "per 1M tokens")
     json.dumps(d)
@@ -725,7 +731,7 @@ def test_pricing_imports_only_stdlib_and_semconv():
             imported.add(node.module or "")
     allowed_stdlib = {
         "__future__", "json", "math", "os", "re", "threading", "collections.abc",
-        "dataclasses", "functools", "importlib", "typing",
+        "dataclasses", "datetime", "functools", "importlib", "typing",
     }  # fmt: skip
     for name in imported:
         assert name in allowed_stdlib or name.startswith("agentel.semconv"), name

@@ -45,6 +45,7 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -525,10 +526,22 @@ class PriceBook:
             "reasoning": price.reasoning,
             "source": price.source,
             "origin": price.origin,
+            "origin_date": _origin_date(price),
             "as_of": price.as_of,
             "note": price.note,
             "price_version": self._price_version(price),
         }
+
+
+def _origin_date(price: ModelPrice) -> str | None:
+    """The date of the price's source: the catalog version, or an override file's mtime (UTC)."""
+    if price.source == "catalog":
+        return price.origin or None
+    try:
+        mtime = os.path.getmtime(price.origin)
+    except (OSError, ValueError):  # configure(prices=...) has no file
+        return None
+    return datetime.fromtimestamp(mtime, tz=timezone.utc).date().isoformat()
 
 
 def _count(value: Any) -> int | float:

@@ -250,5 +250,95 @@ def receive(store_url: str, host: str, port: int, token: str | None, max_body_mb
         )
 
 
+def _price_cell(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+@main.command()
+@click.argument("model", required=False)
+@click.option("--provider", default=None, help="Provider, to select provider-qualified prices.")
+@format_option("table", "json")
+def prices(model: str | None, provider: str | None, output: str) -> None:
+    """List the price catalog, or show MODEL's prices and where they came from.
+
+    Prices are USD per 1M tokens. Overrides from the JSON file named by AGENTEL_PRICING are
+    included and win over the shipped catalog. An unknown MODEL exits with status 1: its calls
+    get no cost and are counted as unpriced.
+    """
+    from agentel.semconv.pricing import PriceBook, PricingError
+
+    try:
+        book = PriceBook.from_env()
+    except PricingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if model is None:
+        entries = [
+            {
+                "provider": p.provider,
+                "model": p.model,
+                "input": p.input,
+                "output": p.output,
+                "cache_read": p.cache_read,
+                "cache_write": p.cache_write,
+                "reasoning": p.reasoning,
+                "as_of": p.as_of,
+                "source": p.source,
+                "origin": p.origin,
+            }
+            for p in book.models()
+        ]
+        if output == "json":
+            _echo_json({"version": book.version, "currency": "USD", "models": entries})
+            return
+        table = Table(
+            title=f"agentel price catalog {book.version} (USD per 1M tokens)",
+            title_justify="left",
+        )
+        for column in ("provider", "model", "input", "output", "cache read", "cache write"):
+            table.add_column(column, justify="left" if column in ("provider", "model") else "right")
+        table.add_column("reasoning", justify="right")
+        table.add_column("as_of")
+        table.add_column("source")
+        for e in entries:
+            table.add_row(
+                e["provider"] or "",
+                e["model"],
+                *(_price_cell(e[k]) for k in ("input", "output", "cache_read", "cache_write")),
+                _price_cell(e["reasoning"]),
+                e["as_of"] or "",
+                e["source"] if e["source"] == "catalog" else f"override ({e['origin']})",
+            )
+        _console().print(table)
+        return
+    found = book.describe(model, provider)
+    if found is None:
+        click.echo(
+            f"agentel: no price for model {model!r}: it matches no catalog or override entry, "
+            "so its calls are counted as unpriced (add it with AGENTEL_PRICING)",
+            err=True,
+        )
+        sys.exit(1)
+    if output == "json":
+        _echo_json(found)
+        return
+    lines = [
+        ("model", f"{found['query']} -> {found['model']} (match: {found['match']})"),
+        ("provider", found["provider"] or ""),
+        ("input", _price_cell(found["input"])),
+        ("output", _price_cell(found["output"])),
+        ("cache read", _price_cell(found["cache_read"]) or "= input"),
+        ("cache write", _price_cell(found["cache_write"]) or "= input"),
+        ("reasoning", _price_cell(found["reasoning"]) or "= output"),
+        ("unit", f"{found['currency']} {found['unit']}"),
+        ("source", found["source"]),
+        ("origin", found["origin"]),
+        ("date", found["origin_date"] or ""),
+        ("as_of", found["as_of"] or ""),
+        ("note", found["note"] or ""),
+    ]
+    for label, value in lines:
+        click.echo(f"{label:<12} {value}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
