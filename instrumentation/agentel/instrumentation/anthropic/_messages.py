@@ -212,8 +212,13 @@ def record_message(call: ProviderCall, message: Any) -> None:
 def _message(result: Any) -> Any:
     if hasattr(result, "content") and hasattr(result, "stop_reason"):
         return result
-    # with_raw_response: a LegacyAPIResponse whose body is already read (parse() caches)
-    if type(result).__name__ == "LegacyAPIResponse" and getattr(result, "_stream", True) is False:
+    # with_raw_response (sync): an APIResponse whose body is already read; parse() caches, so
+    # the caller's own parse() gets the same object. The async one parses with an await:
+    # its span keeps the request attributes only.
+    if type(result).__name__ in ("APIResponse", "LegacyAPIResponse") and (
+        getattr(result, "_is_sse_stream", None) is False
+        or getattr(result, "_stream", None) is False
+    ):
         parsed = result.parse()
         return parsed if hasattr(parsed, "stop_reason") else None
     return None
