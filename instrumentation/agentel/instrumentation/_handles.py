@@ -159,14 +159,15 @@ class LLMHandle(SpanHandle):
         """Record response metadata: served model, response id, finish reasons."""
         if self._ended:
             return
+        values: dict[str, Any] = {}
         if model:
-            self.response_model = str(model)
-            set_attribute(self._span, A.GEN_AI_RESPONSE_MODEL, self.response_model)
+            self.response_model = values[A.GEN_AI_RESPONSE_MODEL] = str(model)
         if id:
-            set_attribute(self._span, A.GEN_AI_RESPONSE_ID, str(id))
+            values[A.GEN_AI_RESPONSE_ID] = str(id)
         if finish_reasons is not None:
             reasons = tuple(str(r) for r in finish_reasons if r is not None)
-            set_attribute(self._span, A.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
+            values[A.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+        set_attributes(self._span, values)
 
     def record_content(
         self,

@@ -150,6 +150,29 @@ class AsyncStreamProxy(_ProxyBase):
             self._agentel_end("closed")
 
 
+_PROXY_CLASSES: dict[type, type[_ProxyBase] | None] = {}
+
+
+def proxy_class(result: Any) -> type[_ProxyBase] | None:
+    """The proxy class for an SDK stream object (``None`` for anything else), cached per type.
+
+    A stream is an async iterator, or a sync iterator with ``close()`` (SDK ``Stream`` types);
+    asking the class once keeps the per-call check off pydantic's slow missing-attribute path.
+    """
+    kind = type(result)
+    try:
+        return _PROXY_CLASSES[kind]
+    except KeyError:
+        pass
+    found: type[_ProxyBase] | None = None
+    if hasattr(kind, "__anext__"):
+        found = AsyncStreamProxy
+    elif hasattr(kind, "__next__") and hasattr(kind, "close"):
+        found = StreamProxy
+    _PROXY_CLASSES[kind] = found
+    return found
+
+
 def end_raw_stream(helper: Any) -> None:
     """End the span of the proxied raw stream inside an SDK stream helper, if it has one.
 

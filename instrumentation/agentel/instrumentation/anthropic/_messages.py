@@ -25,7 +25,7 @@ from .. import _parts as P
 from .._call import ProviderCall
 from .._common import as_token_count, guarded, server_attributes
 from .._config import InstrumentationConfig
-from .._streams import AsyncStreamProxy, StreamProxy
+from .._streams import proxy_class
 from .._wrappers import LLMRequest
 
 GEN_AI_REQUEST_TOP_K = "gen_ai.request.top_k"  # official, not in agentel.semconv yet
@@ -226,11 +226,9 @@ def _message(result: Any) -> Any:
 
 def handle_response(call: ProviderCall, result: Any) -> Any:
     """Record a Message, or wrap a raw event stream (``stream=True``) to observe it."""
-    kind = type(result)
-    if hasattr(kind, "__anext__"):
-        return AsyncStreamProxy(result, call, MessagesStreamObserver(call.capture_content))
-    if hasattr(kind, "__next__") and hasattr(result, "response"):
-        return StreamProxy(result, call, MessagesStreamObserver(call.capture_content))
+    proxy = proxy_class(result)
+    if proxy is not None:
+        return proxy(result, call, MessagesStreamObserver(call.capture_content))
     with guarded(f"{_SITE}.response", "read the message"):
         message = _message(result)
         if message is not None:

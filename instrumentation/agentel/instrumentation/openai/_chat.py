@@ -14,9 +14,9 @@ from agentel.semconv.attributes import Operation, Provider
 
 from .. import _parts as P
 from .._call import ProviderCall
-from .._common import as_token_count, guarded, server_attributes, set_attribute
+from .._common import as_token_count, guarded, log_once, server_attributes, set_attribute
 from .._config import InstrumentationConfig
-from .._streams import AsyncStreamProxy, StreamProxy
+from .._streams import proxy_class
 from .._wrappers import LLMRequest
 
 # Official OTel keys that agentel.semconv.attributes doesn't list (yet).
@@ -320,17 +320,27 @@ def handle_response(handle: ProviderCall, result: Any) -> Any:
     stream = proxy_stream(handle, result, ChatStreamObserver)
     if stream is not None:
         return stream
-    completion = None
-    with guarded(f"{_SITE}.completion", "unwrap the chat completion"):
+    try:
         completion = _completion(result)
+    except Exception:
+        log_once(f"{_SITE}.completion", "could not unwrap the chat completion")
+        return None
     if completion is None:
         return None
-    with guarded(f"{_SITE}.metadata", "read the response metadata"):
+    # each step on its own, so one that fails still lets the others record (plain try/except:
+    # this is the per-call hot path)
+    try:
         record_metadata(handle, completion)
-    with guarded(f"{_SITE}.usage", "read the token usage"):
+    except Exception:
+        log_once(f"{_SITE}.metadata", "could not read the response metadata")
+    try:
         record_usage(handle, completion)
-    with guarded(f"{_SITE}.tool_calls", "read the requested tool calls"):
+    except Exception:
+        log_once(f"{_SITE}.usage", "could not read the token usage")
+    try:
         record_tool_calls(handle, completion)
+    except Exception:
+        log_once(f"{_SITE}.tool_calls", "could not read the requested tool calls")
     if handle.capture_content:
         with guarded(f"{_SITE}.content", "read the output messages"):
             handle.add_content(A.GEN_AI_OUTPUT_MESSAGES, _output_messages(completion))
@@ -339,12 +349,8 @@ def handle_response(handle: ProviderCall, result: Any) -> Any:
 
 def proxy_stream(handle: ProviderCall, result: Any, observer: Callable[[bool], Any]) -> Any:
     """A stream proxy for an SDK ``Stream`` / ``AsyncStream`` result, else ``None``."""
-    kind = type(result)
-    if hasattr(kind, "__anext__"):
-        return AsyncStreamProxy(result, handle, observer(handle.capture_content))
-    if hasattr(kind, "__next__") and hasattr(result, "response"):
-        return StreamProxy(result, handle, observer(handle.capture_content))
-    return None
+    proxy = proxy_class(result)
+    return None if proxy is None else proxy(result, handle, observer(handle.capture_content))
 
 
 # --- streams ---------------------------------------------------------------------------------------
