@@ -123,10 +123,15 @@ def set_attribute(span: Span, key: str, value: Any) -> None:
 
 
 def set_attributes(span: Span, values: Mapping[str, Any] | None) -> None:
+    """Set several attributes in one call (``None`` values skipped). Never raises."""
     if not values:
         return
-    for key, value in values.items():
-        set_attribute(span, key, value)
+    try:
+        cleaned = clean_attributes(values)
+        if cleaned and span.is_recording():
+            span.set_attributes(cleaned)
+    except Exception:
+        log_once("set_attributes", "could not set attributes")
 
 
 def clean_attributes(values: Mapping[str, Any] | None) -> dict[str, AttributeValue]:
@@ -135,6 +140,11 @@ def clean_attributes(values: Mapping[str, Any] | None) -> dict[str, AttributeVal
     if not values:
         return out
     for key, value in values.items():
+        if value is None:
+            continue
+        if type(value) in _PRIMITIVES:  # fast path: the common case needs no conversion
+            out[key] = value
+            continue
         try:
             converted = to_attribute_value(value)
         except Exception:

@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agentel.semconv.attributes import ENV_CAPTURE_CONTENT, ENV_MAX_CONTENT_CHARS
 
 DEFAULT_MAX_CONTENT_CHARS = 16_384
 
-# Values of OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT that opt in. Besides the classic
-# booleans, the newer GenAI spec values (SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT) also opt in.
-_TRUTHY = frozenset({"1", "true", "yes", "on", "span_only", "event_only", "span_and_event"})
+Redactor = Callable[[str], str]
+"""A redaction hook: gets every captured text (message text, tool arguments and results,
+system instructions) and returns what may be recorded instead."""
+
+# Values of OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT -> (on the span, as an event).
+# The classic booleans mean "on the span"; the GenAI spec values choose the destination.
+_MODES: dict[str, tuple[bool, bool]] = {
+    "1": (True, False),
+    "true": (True, False),
+    "yes": (True, False),
+    "on": (True, False),
+    "span_only": (True, False),
+    "event_only": (False, True),
+    "span_and_event": (True, True),
+}
+
+# Set by agentel.sdk.configure(redact=...): the redactor instrumentors and the manual API use
+# when none is passed to them directly.
+_default_redact: Redactor | None = None
 
 
-def _env_capture_content() -> bool:
-    return os.environ.get(ENV_CAPTURE_CONTENT, "").strip().lower() in _TRUTHY
+def set_default_redactor(redact: Redactor | None) -> None:
+    """Install the process-wide redaction hook (``configure(redact=...)`` calls this)."""
+    global _default_redact, _default_config
+    _default_redact = redact
+    _default_config = None
+
+
+def _env_mode() -> tuple[bool, bool]:
+    return _MODES.get(os.environ.get(ENV_CAPTURE_CONTENT, "").strip().lower(), (False, False))
 
 
 def _env_max_content_chars() -> int:
@@ -32,20 +56,62 @@ class InstrumentationConfig:
     """What an instrumentor records beyond the always-on metadata.
 
     ``capture_content`` gates prompts, completions and tool arguments/results (opt-in);
-    ``max_content_chars`` caps each captured value.
+    ``content_on_span`` / ``content_on_event`` say where captured content goes (span
+    attributes and/or one ``gen_ai.client.inference.operation.details`` span event);
+    ``max_content_chars`` caps each captured value; ``redact`` rewrites every captured text.
     """
 
     capture_content: bool = False
     max_content_chars: int = DEFAULT_MAX_CONTENT_CHARS
+    content_on_span: bool = True
+    content_on_event: bool = False
+    redact: Redactor | None = None
 
     @classmethod
     def resolve(
-        cls, capture_content: bool | None = None, max_content_chars: int | None = None
+        cls,
+        capture_content: bool | None = None,
+        max_content_chars: int | None = None,
+        redact: Redactor | None = None,
     ) -> InstrumentationConfig:
-        """Explicit arguments win; otherwise read the environment (once, at instrument time)."""
+        """Explicit arguments win; otherwise read the environment (once, at instrument time).
+
+        ``capture_content=True`` records content on the span; ``None`` follows
+        ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (``true``, ``SPAN_ONLY``,
+        ``EVENT_ONLY``, ``SPAN_AND_EVENT``). ``redact`` defaults to ``configure(redact=...)``.
+        """
+        if capture_content is None:
+            on_span, on_event = _env_mode()
+        else:
+            on_span, on_event = bool(capture_content), False
         return cls(
-            capture_content=_env_capture_content() if capture_content is None else capture_content,
+            capture_content=on_span or on_event,
             max_content_chars=(
                 _env_max_content_chars() if max_content_chars is None else max_content_chars
             ),
+            content_on_span=on_span,
+            content_on_event=on_event,
+            redact=redact if redact is not None else _default_redact,
         )
+
+
+_default_config: InstrumentationConfig | None = None
+
+
+def default_config() -> InstrumentationConfig:
+    """The settings the manual API uses: the environment plus ``configure(redact=...)``.
+
+    Resolved on first use and again after :func:`set_default_config` /
+    :func:`set_default_redactor`.
+    """
+    global _default_config
+    config = _default_config
+    if config is None:
+        config = _default_config = InstrumentationConfig.resolve()
+    return config
+
+
+def set_default_config(config: InstrumentationConfig | None) -> None:
+    """Override (or, with ``None``, re-read on next use) the manual API's settings."""
+    global _default_config
+    _default_config = config

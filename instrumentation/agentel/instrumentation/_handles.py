@@ -22,6 +22,8 @@ from ._common import (
     set_attribute,
     set_attributes,
 )
+from ._config import default_config
+from ._content import record_content
 
 
 class SpanHandle:
@@ -107,7 +109,7 @@ class LLMHandle(SpanHandle):
     ends, from the final usage and the response model (falling back to the request model).
     """
 
-    __slots__ = ("provider", "request_model", "response_model", "usage")
+    __slots__ = ("cost_usd", "provider", "request_model", "response_model", "usage")
 
     def __init__(self, span: Span, *, model: str | None, provider: str | None) -> None:
         super().__init__(span)
@@ -115,6 +117,7 @@ class LLMHandle(SpanHandle):
         self.provider = provider
         self.response_model: str | None = None
         self.usage = Usage()
+        self.cost_usd: float | None = None
 
     def set_usage(
         self,
@@ -156,14 +159,45 @@ class LLMHandle(SpanHandle):
         """Record response metadata: served model, response id, finish reasons."""
         if self._ended:
             return
+        values: dict[str, Any] = {}
         if model:
-            self.response_model = str(model)
-            set_attribute(self._span, A.GEN_AI_RESPONSE_MODEL, self.response_model)
+            self.response_model = values[A.GEN_AI_RESPONSE_MODEL] = str(model)
         if id:
-            set_attribute(self._span, A.GEN_AI_RESPONSE_ID, str(id))
+            values[A.GEN_AI_RESPONSE_ID] = str(id)
         if finish_reasons is not None:
             reasons = tuple(str(r) for r in finish_reasons if r is not None)
-            set_attribute(self._span, A.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
+            values[A.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+        set_attributes(self._span, values)
+
+    def record_content(
+        self,
+        *,
+        input_messages: Any = None,
+        output_messages: Any = None,
+        system_instructions: Any = None,
+        tool_definitions: Any = None,
+    ) -> None:
+        """Record prompts / completions, only if content capture is opted in.
+
+        Values use the official GenAI JSON shapes (e.g. ``[{"role": "user", "parts":
+        [{"type": "text", "content": "hi"}]}]``); they pass the ``configure(redact=...)``
+        hook and the ``AGENTEL_MAX_CONTENT_CHARS`` cap like instrumented calls.
+        """
+        if self._ended:
+            return
+        config = default_config()
+        if not config.capture_content:
+            return
+        record_content(
+            self._span,
+            config,
+            {
+                A.GEN_AI_INPUT_MESSAGES: input_messages,
+                A.GEN_AI_OUTPUT_MESSAGES: output_messages,
+                A.GEN_AI_SYSTEM_INSTRUCTIONS: system_instructions,
+                A.GEN_AI_TOOL_DEFINITIONS: tool_definitions,
+            },
+        )
 
     def _before_end(self) -> None:
         if not self._span.is_recording() or self.usage.is_empty():
@@ -174,4 +208,6 @@ class LLMHandle(SpanHandle):
                 cost = cost_attributes(model, self.provider, self.usage)
                 if cost:
                     break
+        total = cost.get(A.GEN_AI_USAGE_COST)
+        self.cost_usd = float(total) if isinstance(total, (int, float)) else None
         set_attributes(self._span, cost)

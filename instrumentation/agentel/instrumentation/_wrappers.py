@@ -5,10 +5,13 @@ A provider module supplies two functions:
 * ``extract_request(instance, args, kwargs) -> LLMRequest | None`` builds the span name and
   start attributes from the call's arguments; ``None`` means "don't trace this call" (e.g. a
   call shape not handled yet) and the call passes through untouched.
-* ``handle_response(handle, result) -> object | None`` records the response on the span.
+* ``handle_response(call, result) -> object | None`` records the response on the span.
   Returning ``None`` lets the wrapper end the span and hand the caller ``result`` unchanged;
   returning another object (e.g. a stream proxy) hands that object to the caller instead,
   and the object then owns the span and must end it.
+
+``LLMRequest.call_kwargs`` (rarely set, only by opt-in options such as OpenAI's
+``stream_usage``) replaces the keyword arguments the SDK method is called with.
 
 Neither function may break the user's call: exceptions from them are logged once per site.
 Exceptions from the call itself are recorded on the span and re-raised unchanged.
@@ -24,8 +27,11 @@ from opentelemetry import context, trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind
 
+from ._call import ProviderCall
 from ._common import clean_attributes, log_once
-from ._handles import LLMHandle
+from ._config import InstrumentationConfig
+from ._metrics import GenAIMetrics
+from ._streams import StreamManagerProxy
 
 Wrapped = Callable[..., Any]
 
@@ -38,6 +44,8 @@ class LLMRequest:
     provider: str | None
     model: str | None
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    call_kwargs: dict[str, Any] | None = None
+    content: Mapping[str, Any] | None = None
 
     @property
     def span_name(self) -> str:
@@ -45,16 +53,32 @@ class LLMRequest:
 
 
 RequestExtractor = Callable[[Any, tuple, Mapping[str, Any]], "LLMRequest | None"]
-ResponseHandler = Callable[[LLMHandle, Any], Any]
+ResponseHandler = Callable[[ProviderCall, Any], Any]
+
+_DEFAULT_CONFIG = InstrumentationConfig()
 
 
-def start_llm_span(tracer: trace.Tracer, request: LLMRequest) -> tuple[LLMHandle, context.Context]:
-    """Start a CLIENT span for ``request``; returns its handle and a context making it current."""
-    span = tracer.start_span(
-        request.span_name, kind=SpanKind.CLIENT, attributes=clean_attributes(request.attributes)
+def start_llm_span(
+    tracer: trace.Tracer,
+    request: LLMRequest,
+    config: InstrumentationConfig | None = None,
+    metrics: GenAIMetrics | None = None,
+) -> tuple[ProviderCall, context.Context]:
+    """Start a CLIENT span for ``request``; returns its call and a context making it current."""
+    attributes = clean_attributes(request.attributes)
+    span = tracer.start_span(request.span_name, kind=SpanKind.CLIENT, attributes=attributes)
+    call = ProviderCall(
+        span,
+        model=request.model,
+        provider=request.provider,
+        config=config or _DEFAULT_CONFIG,
+        metrics=metrics,
+        attributes=attributes,
     )
-    handle = LLMHandle(span, model=request.model, provider=request.provider)
-    return handle, trace.set_span_in_context(span)
+    if request.content:
+        for key, value in request.content.items():
+            call.add_content(key, value)
+    return call, trace.set_span_in_context(span)
 
 
 def _extract(
@@ -71,7 +95,7 @@ def _extract(
         return None
 
 
-def _finish(handle: LLMHandle, result: Any, handle_response: ResponseHandler, site: str) -> Any:
+def _finish(handle: ProviderCall, result: Any, handle_response: ResponseHandler, site: str) -> Any:
     replacement = None
     if handle.is_recording():
         try:
@@ -91,6 +115,8 @@ def sync_llm_wrapper(
     handle_response: ResponseHandler,
     *,
     site: str,
+    config: InstrumentationConfig | None = None,
+    metrics: GenAIMetrics | None = None,
 ) -> Callable[[Wrapped, Any, tuple, dict], Any]:
     """A wrapt wrapper for a synchronous SDK method."""
 
@@ -101,10 +127,12 @@ def sync_llm_wrapper(
         if request is None:
             return wrapped(*args, **kwargs)
         try:
-            handle, ctx = start_llm_span(tracer, request)
+            handle, ctx = start_llm_span(tracer, request, config, metrics)
         except Exception:
             log_once(f"{site}.start", "could not start a span; the call is not traced")
             return wrapped(*args, **kwargs)
+        if request.call_kwargs is not None:
+            kwargs = request.call_kwargs
         token = context.attach(ctx)
         try:
             result = wrapped(*args, **kwargs)
@@ -124,6 +152,8 @@ def async_llm_wrapper(
     handle_response: ResponseHandler,
     *,
     site: str,
+    config: InstrumentationConfig | None = None,
+    metrics: GenAIMetrics | None = None,
 ) -> Callable[[Wrapped, Any, tuple, dict], Awaitable[Any]]:
     """A wrapt wrapper for an ``async def`` SDK method (the span covers the awaited call)."""
 
@@ -134,10 +164,12 @@ def async_llm_wrapper(
         if request is None:
             return await wrapped(*args, **kwargs)
         try:
-            handle, ctx = start_llm_span(tracer, request)
+            handle, ctx = start_llm_span(tracer, request, config, metrics)
         except Exception:
             log_once(f"{site}.start", "could not start a span; the call is not traced")
             return await wrapped(*args, **kwargs)
+        if request.call_kwargs is not None:
+            kwargs = request.call_kwargs
         token = context.attach(ctx)
         try:
             result = await wrapped(*args, **kwargs)
@@ -147,5 +179,47 @@ def async_llm_wrapper(
             raise
         context.detach(token)
         return _finish(handle, result, handle_response, site)
+
+    return wrapper
+
+
+def stream_manager_wrapper(
+    tracer: trace.Tracer,
+    extract_request: RequestExtractor,
+    observer_factory: Callable[[bool], Any],
+    *,
+    site: str,
+    config: InstrumentationConfig | None = None,
+    metrics: GenAIMetrics | None = None,
+) -> Callable[[Wrapped, Any, tuple, dict], Any]:
+    """A wrapt wrapper for a method returning a lazy stream manager (``messages.stream()``).
+
+    The manager is returned inside a :class:`StreamManagerProxy`: the span starts when the
+    manager is entered (that is when the request is sent) and ends with its stream.
+    """
+
+    def wrapper(wrapped: Wrapped, instance: Any, args: tuple, kwargs: dict) -> Any:
+        manager = wrapped(*args, **kwargs)
+        if not is_instrumentation_enabled():
+            return manager
+
+        def start() -> tuple[ProviderCall, context.Context, Any] | None:
+            if not is_instrumentation_enabled():
+                return None
+            request = _extract(extract_request, instance, args, kwargs, site)
+            if request is None:
+                return None
+            try:
+                call, ctx = start_llm_span(tracer, request, config, metrics)
+                return call, ctx, observer_factory(call.capture_content)
+            except Exception:
+                log_once(f"{site}.start", "could not start a span; the call is not traced")
+                return None
+
+        try:
+            return StreamManagerProxy(manager, start)
+        except Exception:
+            log_once(f"{site}.proxy", "could not wrap the stream manager; not traced")
+            return manager
 
     return wrapper

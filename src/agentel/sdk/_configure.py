@@ -7,7 +7,7 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from agentel.exporters.processor import RunIdSpanProcessor
+from agentel.instrumentation._config import set_default_redactor
 from agentel.semconv.pricing import PriceBook, set_default_pricebook
 from agentel.store import default_store_url
 
@@ -23,6 +24,7 @@ logger = logging.getLogger("agentel.sdk")
 
 INSTRUMENTORS: dict[str, str] = {
     "openai": "agentel.instrumentation.openai:OpenAIInstrumentor",
+    "anthropic": "agentel.instrumentation.anthropic:AnthropicInstrumentor",
 }
 """Instrumentor names accepted by ``configure(instrument=...)`` and where they live."""
 
@@ -104,13 +106,15 @@ def configure(
     service_name: str | None = None,
     capture_content: bool | None = None,
     prices: Mapping[str, Mapping[str, Any]] | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> Handle:
     """Record every agent run, LLM call and tool call into ``store``; returns a :class:`Handle`.
 
     ``store`` is a store URL (``sqlite:///agentel.db`` by default, ``AGENTEL_STORE`` wins when
     set and ``store`` is left at its default) or None for no store. ``instrument`` is "all",
     a name, a list of names, or None. ``prices`` overrides catalog prices per model
-    (USD per 1M tokens). If a global SDK TracerProvider already exists, agentel adds its
+    (USD per 1M tokens). ``redact`` rewrites every captured prompt / completion / tool text
+    (instrumentors and the manual API) before it is recorded. If a global SDK TracerProvider already exists, agentel adds its
     processors to it instead of replacing it.
     """
     wanted = _wanted(instrument)  # validate before changing anything
@@ -118,6 +122,7 @@ def configure(
         store = default_store_url()
     if prices is not None:
         set_default_pricebook(PriceBook.from_env(overrides=prices))
+    set_default_redactor(redact)
 
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
@@ -142,7 +147,9 @@ def configure(
             instrumentor = _load(INSTRUMENTORS[name])()
             if instrumentor.is_instrumented_by_opentelemetry:
                 continue  # already on (e.g. by opentelemetry-instrument): not ours to remove
-            instrumentor.instrument(tracer_provider=provider, capture_content=capture_content)
+            instrumentor.instrument(
+                tracer_provider=provider, capture_content=capture_content, redact=redact
+            )
         except Exception as exc:
             logger.info("agentel: %s instrumentation not enabled: %s", name, exc)
             continue

@@ -155,6 +155,8 @@ class Reply:
     - ``cut_after_chunks``: a streamed reply drops the connection after this many SSE events
       (a non-streamed one after the headers and half of the body).
     - ``headers``: extra response headers (e.g. ``{"retry-after-ms": "0"}``).
+    - ``body_override``: top-level fields merged into a non-streamed response body (script
+      malformed responses, e.g. ``{"usage": {"prompt_tokens": "lots"}}``).
     """
 
     content: str | None = None
@@ -170,6 +172,7 @@ class Reply:
     delay: float = 0.0
     chunk_delay: float = 0.0
     cut_after_chunks: int | None = None
+    body_override: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def text(

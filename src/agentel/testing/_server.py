@@ -761,9 +761,8 @@ class _Handler(BaseHTTPRequestHandler):
             "responses": response_object,
             "anthropic": anthropic_message,
         }
-        self._send_json(
-            200, render_one[api](turn), reply.headers, cut=reply.cut_after_chunks is not None
-        )
+        payload = {**render_one[api](turn), **reply.body_override}
+        self._send_json(200, payload, reply.headers, cut=reply.cut_after_chunks is not None)
 
 
 class ScriptedLLMServer:

@@ -3,16 +3,18 @@
     from agentel.instrumentation.openai import OpenAIInstrumentor
     OpenAIInstrumentor().instrument(tracer_provider=provider)
 
-Traces ``client.chat.completions.create`` (sync and async, non-streaming) as ``chat {model}``
-CLIENT spans with the GenAI request/response/usage attributes and the call's cost. Streaming
-calls (``stream=True``) currently pass through untraced.
+Traces, sync and async: ``chat.completions.create`` (also ``stream=True``,
+``with_raw_response`` and the ``chat.completions.stream()`` helper, which calls ``create``),
+``chat.completions.parse``, ``responses.create`` / ``parse`` / ``stream()`` and
+``embeddings.create``. Each call is one CLIENT span (``chat {model}``, ``embeddings {model}``)
+with the GenAI request, response and usage attributes and the call's cost; streams are
+proxied so the span ends exactly once however the stream ends.
 
 ``openai`` is imported only when instrumenting, so this module imports without it.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Collection
 from typing import Any
 
@@ -20,32 +22,59 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
-from opentelemetry.instrumentation.utils import unwrap
-from wrapt import wrap_function_wrapper
 
+from .. import _patching
 from .._config import InstrumentationConfig
+from .._metrics import GenAIMetrics
+from .._streams import async_helper_close_wrapper, helper_close_wrapper
 from .._wrappers import async_llm_wrapper, sync_llm_wrapper
 from ..version import __version__
 
 _INSTRUMENTS = ("openai >= 1.40",)
 
-# (module, attribute path, is async). One row per patched method;
-# later call kinds (streams, responses API, embeddings) add rows.
-_CHAT_MODULE = "openai.resources.chat.completions"
-_TARGETS: tuple[tuple[str, str, bool], ...] = (
-    (_CHAT_MODULE, "Completions.create", False),
-    (_CHAT_MODULE, "AsyncCompletions.create", True),
+_CHAT = "openai.resources.chat.completions"
+_RESPONSES = "openai.resources.responses"
+_EMBEDDINGS = "openai.resources.embeddings"
+
+# (module, method path, is async, kind): one row per traced SDK method.
+_TARGETS: tuple[tuple[str, str, bool, str], ...] = (
+    (_CHAT, "Completions.create", False, "chat"),
+    (_CHAT, "AsyncCompletions.create", True, "chat"),
+    (_CHAT, "Completions.parse", False, "chat"),
+    (_CHAT, "AsyncCompletions.parse", True, "chat"),
+    (_RESPONSES, "Responses.create", False, "responses"),
+    (_RESPONSES, "AsyncResponses.create", True, "responses"),
+    (_RESPONSES, "Responses.parse", False, "responses"),
+    (_RESPONSES, "AsyncResponses.parse", True, "responses"),
+    (_EMBEDDINGS, "Embeddings.create", False, "embeddings"),
+    (_EMBEDDINGS, "AsyncEmbeddings.create", True, "embeddings"),
+)
+
+# Stream helpers close the HTTP response themselves: their close() also ends our span.
+_HELPER_CLOSES: tuple[tuple[str, str, bool], ...] = (
+    ("openai.lib.streaming.chat", "ChatCompletionStream.close", False),
+    ("openai.lib.streaming.chat", "AsyncChatCompletionStream.close", True),
+    ("openai.lib.streaming.responses", "ResponseStream.close", False),
+    ("openai.lib.streaming.responses", "AsyncResponseStream.close", True),
 )
 
 
 class OpenAIInstrumentor(BaseInstrumentor):
-    """Instrument the OpenAI SDK. ``instrument(tracer_provider=None, capture_content=None)``.
+    """Instrument the OpenAI SDK.
 
-    ``capture_content`` defaults to ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``,
-    read once at ``instrument()`` time.
+    ``instrument(tracer_provider=None, meter_provider=None, capture_content=None,
+    redact=None, stream_usage=False)``:
+
+    - ``capture_content`` defaults to ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``,
+      read once at ``instrument()`` time; ``redact`` rewrites every captured text.
+    - ``stream_usage=True`` is an opt-in that ALTERS requests: a chat ``stream=True`` call
+      without ``stream_options`` gets ``stream_options={"include_usage": True}``, so streamed
+      calls report tokens and cost (the stream then ends with one extra chunk whose
+      ``choices`` is empty). Off by default: requests are never changed.
     """
 
     _config: InstrumentationConfig | None = None
+    _patched: list[tuple[str, str]]
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _INSTRUMENTS
@@ -56,27 +85,41 @@ class OpenAIInstrumentor(BaseInstrumentor):
         return self._config
 
     def _instrument(self, **kwargs: Any) -> None:
-        from . import _chat
+        from . import _chat, _embeddings, _responses
 
-        config = InstrumentationConfig.resolve(capture_content=kwargs.get("capture_content"))
+        config = InstrumentationConfig.resolve(
+            capture_content=kwargs.get("capture_content"), redact=kwargs.get("redact")
+        )
         self._config = config
         tracer = trace.get_tracer(
             __name__, __version__, tracer_provider=kwargs.get("tracer_provider")
         )
-        extract_request = _chat.request_extractor(config)
-        for module, path, is_async in _TARGETS:
+        metrics = GenAIMetrics(kwargs.get("meter_provider"))
+        kinds = {
+            "chat": (
+                _chat.request_extractor(config, stream_usage=bool(kwargs.get("stream_usage"))),
+                _chat.handle_response,
+            ),
+            "responses": (_responses.request_extractor(config), _responses.handle_response),
+            "embeddings": (_embeddings.request_extractor(config), _embeddings.handle_response),
+        }
+        patches: list[_patching.Patch] = []
+        for module, path, is_async, kind in _TARGETS:
+            extract, handle = kinds[kind]
             factory = async_llm_wrapper if is_async else sync_llm_wrapper
-            wrapper = factory(tracer, extract_request, _chat.handle_response, site=f"openai.{path}")
-            wrap_function_wrapper(module, path, wrapper)
+            wrapper = factory(
+                tracer, extract, handle, site=f"openai.{path}", config=config, metrics=metrics
+            )
+            patches.append((module, path, wrapper))
+        for module, path, is_async in _HELPER_CLOSES:
+            patches.append(
+                (module, path, async_helper_close_wrapper if is_async else helper_close_wrapper)
+            )
+        self._patched = _patching.apply(patches)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        for module_name, path, _ in _TARGETS:
-            owner_path, _, attr = path.rpartition(".")
-            module = importlib.import_module(module_name)
-            owner: Any = module
-            for part in owner_path.split("."):
-                owner = getattr(owner, part)
-            unwrap(owner, attr)
+        _patching.restore(getattr(self, "_patched", ()))
+        self._patched = []
 
 
 __all__ = ["OpenAIInstrumentor"]

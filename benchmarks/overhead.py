@@ -1,0 +1,327 @@
+"""Per-call overhead of agentel's OpenAI instrumentation, in µs per call.
+
+Two views, each figure the best of several rounds (min is the least noisy estimator of a
+cost on a shared machine):
+
+1. **The wrapper by itself** (precise): the exact wrapper ``OpenAIInstrumentor`` installs,
+   around a function that returns an already-parsed ``ChatCompletion`` (or a stream of
+   already-parsed chunks), vs calling that function directly. This is all the work agentel
+   adds: request extraction, one span with its attributes, response/usage extraction, cost,
+   metrics, the stream proxy. Compared with one bare OTel span (start + end, no attributes)
+   on the same provider. Targets: non-streaming overhead <= 3x one bare span; a stream adds
+   O(1) work per chunk (per-chunk cost from 10 vs 1000 chunks) and no allocation that grows
+   with the stream (tracemalloc peak at 10 vs 1000 chunks).
+2. **The real SDK end to end**: ``chat.completions.create`` through the openai client, whose
+   httpx2 transport answers in-process with canned bytes (no socket), un-instrumented vs
+   instrumented in alternating rounds. The SDK's own cost per call is large and noisy, so
+   this view shows the overhead in context rather than precisely.
+
+Spans go to an in-memory exporter (SimpleSpanProcessor) and to the SQLite exporter
+(BatchSpanProcessor).
+
+    python benchmarks/overhead.py [--calls 2000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import tempfile
+import time
+import tracemalloc
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx2
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from agentel.exporters.sqlite import SQLiteSpanExporter
+from agentel.instrumentation._config import InstrumentationConfig
+from agentel.instrumentation._metrics import GenAIMetrics
+from agentel.instrumentation._wrappers import sync_llm_wrapper
+from agentel.instrumentation.openai import OpenAIInstrumentor, _chat
+
+MESSAGES = [{"role": "user", "content": "Say hi"}]
+
+
+class DiscardingExporter(InMemorySpanExporter):
+    """The in-memory exporter, emptied as it goes so a long run does not grow memory."""
+
+    def export(self, spans):  # type: ignore[no-untyped-def]
+        result = super().export(spans)
+        self.clear()
+        return result
+
+
+def completion_body() -> bytes:
+    return json.dumps(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "hi"},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
+        }
+    ).encode()
+
+
+def sse_frames(chunks: int) -> list[bytes]:
+    def frame(delta: dict, finish: str | None = None, usage: dict | None = None) -> bytes:
+        data = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "gpt-4o-mini",
+            "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "usage": usage,
+        }
+        return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+    frames = [frame({"role": "assistant", "content": ""})]
+    frames += [frame({"content": "tok "}) for _ in range(chunks - 3)]
+    frames.append(frame({}, "stop"))
+    usage = {"prompt_tokens": 10, "completion_tokens": chunks, "total_tokens": chunks + 10}
+    frames.append(frame({}, usage=usage))
+    frames.append(b"data: [DONE]\n\n")
+    return frames
+
+
+class _Frames(httpx2.SyncByteStream):
+    def __init__(self, frames: list[bytes]) -> None:
+        self._frames = frames
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._frames)
+
+
+class CannedTransport(httpx2.BaseTransport):
+    """Answers every request in-process: a chat completion, or an SSE stream of N chunks."""
+
+    def __init__(self, chunks: int = 0) -> None:
+        self._body = completion_body()
+        self._frames = sse_frames(chunks) if chunks else []
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        if self._frames:
+            headers = {"content-type": "text/event-stream"}
+            return httpx2.Response(200, headers=headers, stream=_Frames(self._frames))
+        headers = {"content-type": "application/json"}
+        return httpx2.Response(200, headers=headers, content=self._body)
+
+
+def best_of(rounds: int, calls: int, fn: Callable[[], object]) -> float:
+    """Best per-call time in µs over ``rounds`` rounds of ``calls`` calls."""
+    best = float("inf")
+    for _ in range(rounds):
+        gc.collect()
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - start) / calls * 1e6)
+    return best
+
+
+# --- 1. the wrapper by itself ------------------------------------------------------------------
+
+
+class FakeStream:
+    """Stands in for ``openai.Stream``: yields already-parsed chunks, has ``.response``."""
+
+    response = None
+
+    def __init__(self, chunks: list[ChatCompletionChunk]) -> None:
+        self._it = iter(chunks)
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._it)
+
+    def __iter__(self) -> FakeStream:
+        return self
+
+    def close(self) -> None:
+        pass
+
+
+class FakeResource:
+    """What the wrapper reads from ``self`` of ``Completions.create``: the client's base URL."""
+
+    class _client:
+        base_url = httpx2.URL("https://api.openai.com/v1/")
+
+
+def wrapper_for(provider: TracerProvider) -> Callable[..., object]:
+    """The wrapper OpenAIInstrumentor installs on ``Completions.create``."""
+    config = InstrumentationConfig.resolve(capture_content=False)
+    tracer = provider.get_tracer("agentel.instrumentation.openai")
+    return sync_llm_wrapper(
+        tracer,
+        _chat.request_extractor(config),
+        _chat.handle_response,
+        site="bench",
+        config=config,
+        metrics=GenAIMetrics(),
+    )
+
+
+def isolated(rounds: int, calls: int, providers: dict[str, TracerProvider]) -> None:
+    completion = ChatCompletion.model_validate_json(completion_body())
+    chunks = {
+        n: [ChatCompletionChunk.model_validate_json(f[6:]) for f in sse_frames(n)[:-1]]
+        for n in (10, 1000)
+    }
+    kwargs = {"model": "gpt-4o-mini", "messages": MESSAGES, "temperature": 0.2}
+    stream_kwargs = {**kwargs, "stream": True}
+    instance = FakeResource()
+
+    def create(**_: object) -> ChatCompletion:
+        return completion
+
+    def stream(n: int) -> Callable[..., FakeStream]:
+        return lambda **_: FakeStream(chunks[n])
+
+    memory = providers["in-memory"]
+    tracer = memory.get_tracer("bench")
+    bare = best_of(rounds, calls, lambda: tracer.start_span("bare").end())
+    direct = best_of(rounds, calls, lambda: create(**kwargs))
+    direct_stream = {
+        n: best_of(rounds, max(calls // n, 5), lambda n=n: list(stream(n)(**stream_kwargs)))
+        for n in chunks
+    }
+    probe = TracerProvider()
+    probe_exporter = InMemorySpanExporter()
+    probe.add_span_processor(SimpleSpanProcessor(probe_exporter))
+    wrapper_for(probe)(create, instance, (), kwargs)
+    (recorded,) = probe_exporter.get_finished_spans()
+    same_attrs = dict(recorded.attributes)
+    full = best_of(
+        rounds, calls, lambda: tracer.start_span(recorded.name, attributes=same_attrs).end()
+    )
+    print("1. the wrapper by itself (all the work agentel adds to one call)")
+    print(f"   bare OTel span (start+end, no attributes): {bare:7.2f} µs")
+    print(
+        f"   one span with the {len(same_attrs)} attributes a chat span gets, set at start:"
+        f" {full:7.2f} µs ({full / bare:.2f}x bare)"
+    )
+    print("   exporter   | non-streaming    | x bare span | stream 10 / 1000 chunks | per chunk")
+    for label, provider in providers.items():
+        wrapper = wrapper_for(provider)
+        chat = best_of(rounds, calls, lambda w=wrapper: w(create, instance, (), kwargs)) - direct
+        per_stream = {
+            n: best_of(
+                rounds,
+                max(calls // n, 5),
+                lambda w=wrapper, n=n: list(w(stream(n), instance, (), stream_kwargs)),
+            )
+            - direct_stream[n]
+            for n in chunks
+        }
+        per_chunk = (per_stream[1000] - per_stream[10]) / 990
+        print(
+            f"   {label:10s} | {chat:7.2f} µs/call | {chat / bare:9.2f}x"
+            f" | {per_stream[10]:6.1f} / {per_stream[1000]:7.1f} µs"
+            f"     | {per_chunk:5.3f} µs"
+        )
+    wrapper = wrapper_for(memory)
+
+    def peak(run: Callable[[], object]) -> int:
+        run()  # warm-up
+        gc.collect()
+        tracemalloc.start()
+        run()
+        high = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return high
+
+    print("   tracemalloc peak while consuming one stream (chunks pre-parsed, in-memory):")
+    for n in chunks:
+        plain = peak(lambda n=n: deque(stream(n)(**stream_kwargs), maxlen=0))
+        traced = peak(lambda n=n: deque(wrapper(stream(n), instance, (), stream_kwargs), maxlen=0))
+        print(f"     {n:4d} chunks: {plain:6d} B plain, {traced:6d} B instrumented")
+
+
+# --- 2. the real SDK end to end -----------------------------------------------------------------
+
+
+def client(chunks: int = 0) -> openai.OpenAI:
+    return openai.OpenAI(
+        api_key="bench",
+        base_url="http://bench.invalid/v1",
+        max_retries=0,
+        http_client=httpx2.Client(transport=CannedTransport(chunks)),
+    )
+
+
+def end_to_end(rounds: int, calls: int, providers: dict[str, TracerProvider]) -> None:
+    plain, s10, s1000 = client(), client(10), client(1000)
+
+    def chat() -> None:
+        plain.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    def streamed(c: openai.OpenAI) -> Callable[[], None]:
+        def run() -> None:
+            for _ in c.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
+                pass
+
+        return run
+
+    cases = {"chat": (chat, calls), "stream 10": (streamed(s10), calls // 4)}
+    cases["stream 1000"] = (streamed(s1000), max(calls // 200, 5))
+    print("2. the real openai SDK end to end (in-process transport, alternating rounds)")
+    print("   exporter   | case         | un-instrumented | instrumented | overhead")
+    for label, provider in providers.items():
+        instrumentor = OpenAIInstrumentor()
+        for case, (fn, n) in cases.items():
+            base = traced = float("inf")
+            for _ in range(rounds):
+                base = min(base, best_of(1, n, fn))
+                instrumentor.instrument(tracer_provider=provider)
+                try:
+                    traced = min(traced, best_of(1, n, fn))
+                finally:
+                    instrumentor.uninstrument()
+            print(
+                f"   {label:10s} | {case:12s} | {base:12.1f} µs | {traced:9.1f} µs"
+                f" | {traced - base:+8.1f} µs ({(traced - base) / base:+.1%})"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=5000, help="calls per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    memory = TracerProvider()
+    memory.add_span_processor(SimpleSpanProcessor(DiscardingExporter()))
+    tmp = tempfile.TemporaryDirectory()
+    sqlite = TracerProvider()
+    sqlite.add_span_processor(
+        BatchSpanProcessor(
+            SQLiteSpanExporter(f"sqlite:///{Path(tmp.name) / 'bench.db'}"), max_queue_size=1 << 16
+        )
+    )
+    providers = {"in-memory": memory, "sqlite": sqlite}
+    try:
+        isolated(args.rounds, args.calls, providers)
+        print()
+        end_to_end(args.rounds, max(args.calls // 10, 40), providers)
+    finally:
+        sqlite.shutdown()
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

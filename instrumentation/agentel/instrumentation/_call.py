@@ -1,0 +1,132 @@
+"""One instrumented provider call: its span handle plus timing, content and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from time import perf_counter
+from typing import Any
+
+from opentelemetry.trace import Span
+
+from agentel.semconv import attributes as A
+
+from ._common import error_type, log_once, set_attribute
+from ._config import InstrumentationConfig
+from ._content import record_content
+from ._handles import LLMHandle
+from ._metrics import METRIC_ATTRIBUTE_KEYS, GenAIMetrics
+
+AGENTEL_STREAM_END = "agentel.stream.end"
+"""How a streamed call's span ended: ``completed`` (exhausted), ``closed`` (closed or its
+context manager exited before the end), ``error`` (the stream raised) or ``abandoned``
+(garbage-collected while still open)."""
+
+
+class ProviderCall(LLMHandle):
+    """The span of one provider SDK call, as provider modules and stream proxies see it.
+
+    Besides what :class:`LLMHandle` records (usage, response metadata, cost at the end) it
+    measures the duration and, for streams, the time to the first chunk and the output token
+    rate; it holds captured content until the end; and it records the call's metrics once,
+    after the span has ended.
+    """
+
+    __slots__ = (
+        "_first_chunk",
+        "_last_chunk",
+        "_metric_attributes",
+        "_metrics",
+        "_pending_content",
+        "_started",
+        "config",
+        "stream_end",
+    )
+
+    def __init__(
+        self,
+        span: Span,
+        *,
+        model: str | None,
+        provider: str | None,
+        config: InstrumentationConfig,
+        metrics: GenAIMetrics | None,
+        attributes: Mapping[str, Any],
+    ) -> None:
+        super().__init__(span, model=model, provider=provider)
+        self._started = perf_counter()
+        self.config = config
+        self._metrics = metrics
+        self._metric_attributes = (
+            {k: attributes[k] for k in METRIC_ATTRIBUTE_KEYS if attributes.get(k) is not None}
+            if metrics is not None
+            else None
+        )
+        self._first_chunk: float | None = None
+        self._last_chunk = 0.0
+        self._pending_content: dict[str, Any] | None = None
+        self.stream_end: str | None = None
+
+    @property
+    def capture_content(self) -> bool:
+        return self.config.capture_content
+
+    def add_content(self, key: str, value: Any) -> None:
+        """Keep captured content for the end of the call (ignored unless capture is on)."""
+        if value is None or not self.config.capture_content or self._ended:
+            return
+        if self._pending_content is None:
+            self._pending_content = {}
+        self._pending_content[key] = value
+
+    def chunk_received(self) -> None:
+        """Mark one streamed chunk: the first sets ``gen_ai.response.time_to_first_chunk``."""
+        now = perf_counter()
+        if self._first_chunk is None:
+            self._first_chunk = now
+            if not self._ended:
+                set_attribute(
+                    self._span, A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, now - self._started
+                )
+        self._last_chunk = now
+
+    @property
+    def time_to_first_chunk(self) -> float | None:
+        first = self._first_chunk
+        return None if first is None else first - self._started
+
+    def _before_end(self) -> None:
+        super()._before_end()
+        first = self._first_chunk
+        output = self.usage.output_tokens
+        if first is not None and output and self._last_chunk > first:
+            rate = output / (self._last_chunk - first)
+            set_attribute(self._span, A.AGENTEL_OUTPUT_TOKENS_PER_SECOND, rate)
+        if self.stream_end is not None:
+            set_attribute(self._span, AGENTEL_STREAM_END, self.stream_end)
+        if self._pending_content:
+            record_content(self._span, self.config, self._pending_content)
+            self._pending_content = None
+
+    def end(self, exc: BaseException | None = None) -> None:
+        if self._ended:
+            return
+        super().end(exc)
+        metrics = self._metrics
+        if metrics is None:
+            return
+        try:
+            attrs = dict(self._metric_attributes or {})
+            if self.response_model:
+                attrs[A.GEN_AI_RESPONSE_MODEL] = self.response_model
+            if exc is not None:
+                attrs[A.ERROR_TYPE] = error_type(exc)
+            metrics.record(
+                attrs,
+                duration=perf_counter() - self._started,
+                input_tokens=self.usage.input_tokens,
+                output_tokens=self.usage.output_tokens,
+                time_to_first_chunk=self.time_to_first_chunk,
+                cost=self.cost_usd,
+            )
+        except Exception:
+            log_once("ProviderCall.metrics", "could not record call metrics")

@@ -1,0 +1,102 @@
+"""GenAI client metrics through the OpenTelemetry metrics API.
+
+Instruments come from the meter provider given to ``instrument(meter_provider=...)`` or the
+global one (a no-op until an SDK ``MeterProvider`` is installed). Histograms carry the
+official explicit bucket boundaries as an advisory, which the SDK applies unless a View says
+otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.metrics import MeterProvider, get_meter
+
+from agentel.semconv import attributes as A
+
+from ._common import TRACER_NAME, log_once
+from .version import __version__
+
+# Metric names: the official GenAI client metrics plus agentel's cost counter.
+GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"
+GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration"
+GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+AGENTEL_CLIENT_COST = "agentel.client.cost"
+
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
+"""Official metric attribute: ``input`` or ``output``."""
+
+TOKEN_USAGE_BUCKETS = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+DURATION_BUCKETS = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+
+# Span attributes that also dimension the metrics (low cardinality by design).
+METRIC_ATTRIBUTE_KEYS = (
+    A.GEN_AI_OPERATION_NAME,
+    A.GEN_AI_PROVIDER_NAME,
+    A.GEN_AI_REQUEST_MODEL,
+    A.SERVER_ADDRESS,
+    A.SERVER_PORT,
+)
+
+
+class GenAIMetrics:
+    """The four instruments one instrumentor records to."""
+
+    __slots__ = ("cost", "duration", "time_to_first_chunk", "token_usage")
+
+    def __init__(self, meter_provider: MeterProvider | None = None) -> None:
+        meter = get_meter(TRACER_NAME, __version__, meter_provider=meter_provider)
+        self.token_usage = meter.create_histogram(
+            GEN_AI_CLIENT_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=list(TOKEN_USAGE_BUCKETS),
+        )
+        self.duration = meter.create_histogram(
+            GEN_AI_CLIENT_OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        )
+        self.time_to_first_chunk = meter.create_histogram(
+            GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+            unit="s",
+            description="Time from the start of a streamed call to its first chunk.",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        )
+        self.cost = meter.create_counter(
+            AGENTEL_CLIENT_COST,
+            unit="USD",
+            description="Cost of GenAI calls, from agentel's dated price catalog.",
+        )
+
+    def record(
+        self,
+        attributes: Mapping[str, Any],
+        *,
+        duration: float,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        time_to_first_chunk: float | None,
+        cost: float | None,
+    ) -> None:
+        """Record one finished call. Never raises."""
+        try:
+            attrs = dict(attributes)
+            self.duration.record(duration, attrs)
+            if time_to_first_chunk is not None:
+                self.time_to_first_chunk.record(time_to_first_chunk, attrs)
+            attrs.pop(A.ERROR_TYPE, None)
+            if cost is not None:
+                self.cost.add(cost, attrs)
+            if input_tokens is not None:
+                self.token_usage.record(input_tokens, {**attrs, GEN_AI_TOKEN_TYPE: "input"})
+            if output_tokens is not None:
+                self.token_usage.record(output_tokens, {**attrs, GEN_AI_TOKEN_TYPE: "output"})
+        except Exception:
+            log_once("metrics.record", "could not record GenAI metrics")
