@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -88,6 +89,15 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
                 _table_sql("runs", RUN_COLUMNS, run_types),
                 "CREATE INDEX IF NOT EXISTS runs_start ON runs (start_ns)",
                 "CREATE INDEX IF NOT EXISTS runs_trace ON runs (trace_id)",
+            ],
+        ),
+        (
+            2,
+            [
+                "CREATE TABLE IF NOT EXISTS feedback (\n  run_id TEXT NOT NULL,\n"
+                "  score REAL NOT NULL,\n  label TEXT,\n  comment TEXT,\n"
+                "  created_ns INTEGER NOT NULL\n)",
+                "CREATE INDEX IF NOT EXISTS feedback_run ON feedback (run_id, created_ns)",
             ],
         ),
     ]
@@ -331,6 +341,29 @@ class SQLiteStore(Store):
                 f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE run_id = ?", (full,)
             ).fetchone()
         return _run_from_row(row).to_dict()
+
+    def add_feedback(
+        self, run_id: str, score: float, comment: str | None = None, *, label: str | None = None
+    ) -> None:
+        """Record feedback on a run (id or unique prefix); the run's ``feedback`` is the latest score."""
+        value = float(score)
+        if not math.isfinite(value):
+            raise ValueError(f"feedback score must be a finite number; got {score!r}")
+        full = self._resolve("runs", "run_id", run_id, "run")
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO feedback (run_id, score, label, comment, created_ns) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (full, value, label, comment, time.time_ns()),
+                )
+                conn.execute("UPDATE runs SET feedback = ? WHERE run_id = ?", (value, full))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def resolve_trace_id(self, trace_id: str) -> str:
         return self._resolve("spans", "trace_id", trace_id, "trace")
