@@ -48,6 +48,10 @@ GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
 GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
+GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_SCORE_VALUE: Final = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_SCORE_LABEL: Final = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_EXPLANATION: Final = "gen_ai.evaluation.explanation"
 
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
@@ -72,6 +76,23 @@ AGENTEL_RUN_ID: Final = "agentel.run.id"
 AGENTEL_RUN_ITERATIONS: Final = "agentel.run.iterations"
 AGENTEL_ITERATION: Final = "agentel.iteration"
 AGENTEL_OUTPUT_TOKENS_PER_SECOND: Final = "agentel.usage.output_tokens_per_second"
+AGENTEL_FRAMEWORK: Final = "agentel.framework"  # the agent framework a span came from
+AGENTEL_HANDOFF_FROM: Final = "agentel.handoff.from"
+AGENTEL_HANDOFF_TO: Final = "agentel.handoff.to"
+AGENTEL_GUARDRAIL_NAME: Final = "agentel.guardrail.name"
+AGENTEL_GUARDRAIL_TRIGGERED: Final = "agentel.guardrail.triggered"
+
+# --- span events ---------------------------------------------------------------------------------
+EVENT_PLAN: Final = "agentel.plan"  # record_event("plan", steps=[...])
+EVENT_STATE_UPDATE: Final = "agentel.state_update"  # record_event("state_update", ...)
+EVENT_CUSTOM: Final = "agentel.custom"  # record_event("custom", ...)
+EVENT_EVALUATION_RESULT: Final = "gen_ai.evaluation.result"  # feedback() inside a live span
+
+# --- context propagation -------------------------------------------------------------------------
+BAGGAGE_RUN_ID: Final = AGENTEL_RUN_ID
+"""W3C baggage entry carrying the run id to other processes and services."""
+CONTEXT_ITERATION_KEY: Final = "agentel-iteration"
+"""OpenTelemetry context key holding the index of the current ``iteration()`` pass."""
 
 
 class Operation:
