@@ -20,6 +20,11 @@ _JSON_SPAN_COLUMNS = ("cost_breakdown", "attributes", "events", "links", "resour
 _BOOL_SPAN_COLUMNS = ("run_id_stamped", "counted")
 _PAYLOAD_COLUMNS = ("attributes", "events", "links", "resource")
 _ROLLUP_COLUMNS = tuple(c for c in SPAN_COLUMNS if c not in _PAYLOAD_COLUMNS)
+# Created on first use, so stores written before feedback existed need no migration.
+_FEEDBACK_TABLE = (
+    "CREATE TABLE IF NOT EXISTS feedback (run_id TEXT NOT NULL, score REAL NOT NULL, "
+    "label TEXT, comment TEXT, created_ns INTEGER NOT NULL)"
+)
 _CHUNK = 500  # SQLite's default limit on bound parameters is 999 on old builds
 
 _SPAN_TYPES = {
@@ -89,15 +94,6 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
                 _table_sql("runs", RUN_COLUMNS, run_types),
                 "CREATE INDEX IF NOT EXISTS runs_start ON runs (start_ns)",
                 "CREATE INDEX IF NOT EXISTS runs_trace ON runs (trace_id)",
-            ],
-        ),
-        (
-            2,
-            [
-                "CREATE TABLE IF NOT EXISTS feedback (\n  run_id TEXT NOT NULL,\n"
-                "  score REAL NOT NULL,\n  label TEXT,\n  comment TEXT,\n"
-                "  created_ns INTEGER NOT NULL\n)",
-                "CREATE INDEX IF NOT EXISTS feedback_run ON feedback (run_id, created_ns)",
             ],
         ),
     ]
@@ -345,13 +341,14 @@ class SQLiteStore(Store):
     def add_feedback(
         self, run_id: str, score: float, comment: str | None = None, *, label: str | None = None
     ) -> None:
-        """Record feedback on a run (id or unique prefix); the run's ``feedback`` is the latest score."""
+        """Record feedback on a run (id or unique prefix); the run keeps the latest score."""
         value = float(score)
         if not math.isfinite(value):
             raise ValueError(f"feedback score must be a finite number; got {score!r}")
         full = self._resolve("runs", "run_id", run_id, "run")
         with self._lock:
             conn = self.conn
+            conn.execute(_FEEDBACK_TABLE)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute(
