@@ -22,6 +22,8 @@ logger = logging.getLogger("agentel.sdk")
 
 INSTRUMENTORS: dict[str, str] = {
     "openai": "agentel.instrumentation.openai:OpenAIInstrumentor",
+    "langchain": "agentel.instrumentation.langchain:LangChainInstrumentor",
+    "openai_agents": "agentel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
 }
 """Instrumentor names accepted by ``configure(instrument=...)`` and where they live."""
 
