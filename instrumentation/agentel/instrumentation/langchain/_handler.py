@@ -119,7 +119,11 @@ class AgentelCallbackHandler(BaseCallbackHandler):
     def _capped(self, value: Any) -> str | None:
         if not self._config.capture_content or value is None:
             return None
-        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        try:
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+        except (TypeError, ValueError):  # e.g. circular structures
+            log_once("langchain.content", "could not encode content", exc_info=False)
+            return None
         limit = self._config.max_content_chars
         return text if len(text) <= limit else text[:limit] + "...[truncated]"
 
