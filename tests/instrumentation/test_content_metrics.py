@@ -19,10 +19,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from agentel.instrumentation import _config, _metrics, llm
 from agentel.instrumentation._config import InstrumentationConfig
-from agentel.instrumentation._content import CONTENT_EVENT
 from agentel.instrumentation.anthropic import AnthropicInstrumentor
 from agentel.instrumentation.openai import OpenAIInstrumentor
 from agentel.semconv import attributes as A
+from agentel.semconv.attributes import EVENT_INFERENCE_DETAILS as CONTENT_EVENT
 from agentel.testing import Reply, ScriptedLLMServer, ToolCall, Usage
 
 API_KEY = "sk-agentel-very-secret-key"
@@ -385,31 +385,29 @@ def test_metrics(
         m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
     }
     assert set(metrics) == {
-        _metrics.GEN_AI_CLIENT_TOKEN_USAGE,
-        _metrics.GEN_AI_CLIENT_OPERATION_DURATION,
-        _metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
-        _metrics.AGENTEL_CLIENT_COST,
+        A.METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+        A.METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
+        A.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+        A.METRIC_AGENTEL_CLIENT_COST,
     }
-    tokens = metrics[_metrics.GEN_AI_CLIENT_TOKEN_USAGE]
+    tokens = metrics[A.METRIC_GEN_AI_CLIENT_TOKEN_USAGE]
     assert tokens.unit == "{token}"
-    sums = {
-        p.attributes[_metrics.GEN_AI_TOKEN_TYPE]: (p.sum, p.count) for p in tokens.data.data_points
-    }
+    sums = {p.attributes[A.GEN_AI_TOKEN_TYPE]: (p.sum, p.count) for p in tokens.data.data_points}
     assert sums == {"input": (150, 2), "output": (30, 2)}
     for point in tokens.data.data_points:
         assert tuple(point.explicit_bounds) == _metrics.TOKEN_USAGE_BUCKETS
         assert point.attributes[A.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
         assert point.attributes[A.SERVER_PORT] == srv.port
-    duration = metrics[_metrics.GEN_AI_CLIENT_OPERATION_DURATION]
+    duration = metrics[A.METRIC_GEN_AI_CLIENT_OPERATION_DURATION]
     assert duration.unit == "s"
     by_error = {p.attributes.get(A.ERROR_TYPE): p.count for p in duration.data.data_points}
     assert by_error == {None: 2, "openai.InternalServerError": 1}
     assert all(
         tuple(p.explicit_bounds) == _metrics.DURATION_BUCKETS for p in duration.data.data_points
     )
-    (ttft,) = metrics[_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK].data.data_points
+    (ttft,) = metrics[A.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK].data.data_points
     assert ttft.count == 1 and ttft.sum > 0
-    cost = metrics[_metrics.AGENTEL_CLIENT_COST]
+    cost = metrics[A.METRIC_AGENTEL_CLIENT_COST]
     assert cost.unit == "USD"
     (point,) = cost.data.data_points
     assert point.value > 0

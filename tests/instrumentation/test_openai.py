@@ -51,8 +51,8 @@ def expected_chat_attributes(server: Any, result: Any, **extra: Any) -> dict[str
         A.SERVER_PORT: server.port,
         A.GEN_AI_RESPONSE_ID: result.id,
         A.GEN_AI_RESPONSE_MODEL: result.model,
-        _chat.OPENAI_RESPONSE_SERVICE_TIER: "default",
-        _chat.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: result.system_fingerprint,
+        A.OPENAI_RESPONSE_SERVICE_TIER: "default",
+        A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: result.system_fingerprint,
         **extra,
     }
 
@@ -159,10 +159,10 @@ def test_request_parameters(openai_exporter: InMemorySpanExporter, server: Any) 
     assert a[A.GEN_AI_REQUEST_SEED] == 7
     assert a[A.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
     assert a[A.GEN_AI_REQUEST_CHOICE_COUNT] == 2
-    assert a[_chat.GEN_AI_REQUEST_FREQUENCY_PENALTY] == 0.5
-    assert a[_chat.GEN_AI_REQUEST_PRESENCE_PENALTY] == -0.5
+    assert a[A.GEN_AI_REQUEST_FREQUENCY_PENALTY] == 0.5
+    assert a[A.GEN_AI_REQUEST_PRESENCE_PENALTY] == -0.5
     assert a[A.GEN_AI_OUTPUT_TYPE] == "json"
-    assert a[_chat.OPENAI_REQUEST_SERVICE_TIER] == "flex"
+    assert a[A.OPENAI_REQUEST_SERVICE_TIER] == "flex"
     assert a[A.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop", "stop")
     assert A.GEN_AI_REQUEST_STREAM not in a
 

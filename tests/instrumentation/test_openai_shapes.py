@@ -13,9 +13,9 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentel.instrumentation._call import AGENTEL_STREAM_END
-from agentel.instrumentation.openai import OpenAIInstrumentor, _embeddings
+from agentel.instrumentation.openai import OpenAIInstrumentor
 from agentel.semconv import attributes as A
+from agentel.semconv.attributes import AGENTEL_STREAM_END
 from agentel.testing import Reply, ScriptedLLMServer, ToolCall, Usage
 
 MESSAGES = [{"role": "user", "content": "Say hi"}]
@@ -141,7 +141,7 @@ def test_embeddings(openai_exporter: InMemorySpanExporter, server: Any, is_async
     a = span.attributes
     assert a[A.GEN_AI_OPERATION_NAME] == "embeddings"
     assert a[A.GEN_AI_USAGE_INPUT_TOKENS] == result.usage.prompt_tokens == 3
-    assert a[_embeddings.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 4
+    assert a[A.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 4
     assert A.GEN_AI_USAGE_OUTPUT_TOKENS not in a
 
 

@@ -19,10 +19,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from agentel.instrumentation._call import AGENTEL_STREAM_END
 from agentel.instrumentation.anthropic import AnthropicInstrumentor
 from agentel.instrumentation.openai import OpenAIInstrumentor
 from agentel.semconv import attributes as A
+from agentel.semconv.attributes import AGENTEL_STREAM_END
 from agentel.testing import Reply, ScriptedLLMServer, ToolCall, Usage
 
 MESSAGES = [{"role": "user", "content": "Say hi"}]

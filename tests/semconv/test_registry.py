@@ -122,14 +122,12 @@ def test_official_metrics_are_in_the_installed_registry(registry):
 
 
 def test_the_openai_instrumentor_keys_use_the_official_names(names):
-    from agentel.instrumentation.openai import _chat
-
     for key in (
-        _chat.GEN_AI_REQUEST_FREQUENCY_PENALTY,
-        _chat.GEN_AI_REQUEST_PRESENCE_PENALTY,
-        _chat.OPENAI_REQUEST_SERVICE_TIER,
-        _chat.OPENAI_RESPONSE_SERVICE_TIER,
-        _chat.OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
+        A.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+        A.GEN_AI_REQUEST_PRESENCE_PENALTY,
+        A.OPENAI_REQUEST_SERVICE_TIER,
+        A.OPENAI_RESPONSE_SERVICE_TIER,
+        A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
     ):
         assert key in names and key in official_attribute_keys()
 

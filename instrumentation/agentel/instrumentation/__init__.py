@@ -2,19 +2,34 @@
 
 Manual API::
 
-    from agentel.instrumentation import agent, llm, tool, record_event, set_usage
+    from agentel.instrumentation import agent, iteration, llm, record_event, set_usage, tool
 
     @agent("planner")
-    def plan(task): ...
+    def plan(task):
+        record_event("plan", steps=["search", "answer"])
+        for _ in range(3):
+            with iteration():          # one pass of the loop
+                with llm("my-model", "vllm"):
+                    set_usage(input_tokens=10, output_tokens=5)
 
-    with llm("gpt-4o-mini", "openai") as call:
-        call.set_usage(input_tokens=10, output_tokens=5)
+Context propagation to threads and other processes: :mod:`agentel.instrumentation.context`.
 
 Instrumentors live in sub-packages (``agentel.instrumentation.openai.OpenAIInstrumentor``) and
 import their library lazily, so importing this package needs none of them installed.
 """
 
-from ._api import Scope, agent, current_llm, llm, record_event, set_usage, tool
+from ._api import (
+    Iteration,
+    Scope,
+    agent,
+    current_llm,
+    iteration,
+    llm,
+    record_event,
+    set_model,
+    set_usage,
+    tool,
+)
 from ._config import InstrumentationConfig
 from ._handles import AgentHandle, LLMHandle, SpanHandle, ToolHandle
 from .version import __version__
@@ -22,6 +37,7 @@ from .version import __version__
 __all__ = [
     "AgentHandle",
     "InstrumentationConfig",
+    "Iteration",
     "LLMHandle",
     "Scope",
     "SpanHandle",
@@ -29,8 +45,10 @@ __all__ = [
     "__version__",
     "agent",
     "current_llm",
+    "iteration",
     "llm",
     "record_event",
+    "set_model",
     "set_usage",
     "tool",
 ]

@@ -1,8 +1,12 @@
-"""The manual API: ``agent``, ``llm`` and ``tool`` scopes, ``record_event`` and ``set_usage``.
+"""The manual API: ``agent``, ``llm`` and ``tool`` scopes, ``iteration``, ``record_event``,
+``set_usage`` and ``set_model``.
 
 Each scope is a context manager (``with`` / ``async with``) yielding a handle, and a decorator
 for sync functions, coroutine functions, generators and async generators (for generators the
 span covers the whole iteration, and the span is current only while the generator body runs).
+With content capture on (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``), a decorated
+function's return value -- for generators, the items it yielded, collected -- is recorded,
+capped at ``AGENTEL_MAX_CONTENT_CHARS``.
 Spans go to the global tracer provider; a provider installed after import is honoured.
 """
 
@@ -11,7 +15,10 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+import json
+import weakref
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar, overload
 
 from opentelemetry import context, trace
@@ -20,7 +27,8 @@ from opentelemetry.trace import SpanKind
 from agentel.semconv import attributes as A
 from agentel.semconv.attributes import Operation
 
-from ._common import TRACER_NAME, add_event, clean_attributes, log_once
+from ._common import TRACER_NAME, add_event, clean_attributes, log_once, set_attribute
+from ._config import InstrumentationConfig
 from ._handles import AgentHandle, LLMHandle, SpanHandle, ToolHandle
 from .version import __version__
 
@@ -62,7 +70,7 @@ class Scope(Generic[H]):
     Used as a decorator, every call (or iteration, for generators) opens its own span.
     """
 
-    __slots__ = ("_attributes", "_handle_factory", "_is_llm", "_kind", "_name")
+    __slots__ = ("_attributes", "_handle_factory", "_is_llm", "_kind", "_name", "_output_key")
 
     def __init__(
         self,
@@ -72,12 +80,14 @@ class Scope(Generic[H]):
         handle_factory: Callable[[trace.Span], H],
         *,
         is_llm: bool = False,
+        output_key: str = A.GEN_AI_OUTPUT_MESSAGES,
     ) -> None:
         self._name = name
         self._kind = kind
         self._attributes = clean_attributes(attributes)
         self._handle_factory = handle_factory
         self._is_llm = is_llm
+        self._output_key = output_key
 
     @property
     def name(self) -> str:
@@ -87,7 +97,11 @@ class Scope(Generic[H]):
     # --- span lifecycle ------------------------------------------------------------------
 
     def _start(self) -> tuple[H, context.Context]:
-        span = _get_tracer().start_span(self._name, kind=self._kind, attributes=self._attributes)
+        attributes = self._attributes
+        index = context.get_value(A.CONTEXT_ITERATION_KEY)
+        if isinstance(index, int):
+            attributes = {**attributes, A.AGENTEL_ITERATION: index}
+        span = _get_tracer().start_span(self._name, kind=self._kind, attributes=attributes)
         handle = self._handle_factory(span)
         ctx = trace.set_span_in_context(span)
         ctx = context.set_value(_ACTIVE_LLM_KEY, handle if self._is_llm else None, ctx)
@@ -148,6 +162,7 @@ class Scope(Generic[H]):
             except BaseException as exc:
                 self._finish(handle, token, exc)
                 raise
+            _record_output(handle, self._output_key, _Output.single(result))
             self._finish(handle, token, None)
             return result
 
@@ -162,6 +177,7 @@ class Scope(Generic[H]):
             except BaseException as exc:
                 self._finish(handle, token, exc)
                 raise
+            _record_output(handle, self._output_key, _Output.single(result))
             self._finish(handle, token, None)
             return result
 
@@ -170,11 +186,14 @@ class Scope(Generic[H]):
     def _wrap_generator(self, func: Callable[..., Generator[Any, Any, Any]]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
             handle, ctx = self._start()
+            output = _Output.collector()
             try:
-                result = yield from _generator_in_context(func(*args, **kwargs), ctx)
+                result = yield from _generator_in_context(func(*args, **kwargs), ctx, output)
             except BaseException as exc:
+                _record_output(handle, self._output_key, output)
                 handle.end(exc if _is_error(exc) else None)
                 raise
+            _record_output(handle, self._output_key, output)
             handle.end()
             return result
 
@@ -186,6 +205,7 @@ class Scope(Generic[H]):
         # No ``yield from`` for async generators: forward asend/athrow/aclose by hand.
         async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
             handle, ctx = self._start()
+            output = _Output.collector()
             agen = func(*args, **kwargs)
             send_value: Any = None
             to_throw: BaseException | None = None
@@ -202,6 +222,7 @@ class Scope(Generic[H]):
                         break
                     finally:
                         context.detach(token)
+                    output.add(item)
                     try:
                         send_value = yield item
                     except GeneratorExit:
@@ -214,11 +235,14 @@ class Scope(Generic[H]):
                     await agen.aclose()
                 finally:
                     context.detach(token)
+                    _record_output(handle, self._output_key, output)
                     handle.end()
                 raise
             except BaseException as exc:
+                _record_output(handle, self._output_key, output)
                 handle.end(exc)
                 raise
+            _record_output(handle, self._output_key, output)
             handle.end()
 
         return wrapper
@@ -227,7 +251,9 @@ class Scope(Generic[H]):
         return f"<agentel scope {self._name!r}>"
 
 
-def _generator_in_context(gen: Generator[Any, Any, Any], ctx: context.Context) -> Any:
+def _generator_in_context(
+    gen: Generator[Any, Any, Any], ctx: context.Context, output: _Output
+) -> Any:
     """Delegate to ``gen`` like ``yield from``, with ``ctx`` current only while it runs."""
     send_value: Any = None
     to_throw: BaseException | None = None
@@ -243,6 +269,7 @@ def _generator_in_context(gen: Generator[Any, Any, Any], ctx: context.Context) -
             return stop.value
         finally:
             context.detach(token)
+        output.add(item)
         try:
             send_value = yield item
         except GeneratorExit:
@@ -254,6 +281,88 @@ def _generator_in_context(gen: Generator[Any, Any, Any], ctx: context.Context) -
             raise
         except BaseException as exc:
             to_throw = exc
+
+
+# --- output capture ----------------------------------------------------------------------------
+
+
+class _Output:
+    """A decorated call's output, kept only when content capture is on, capped as it grows.
+
+    The setting is read from the environment at each call, so it can be switched at run time.
+    Generators add their items one by one; collection stops once the cap is reached.
+    """
+
+    __slots__ = ("chars", "enabled", "items", "limit", "truncated")
+
+    def __init__(self, enabled: bool, limit: int) -> None:
+        self.enabled = enabled
+        self.limit = limit
+        self.items: list[Any] = []
+        self.chars = 0
+        self.truncated = False
+
+    @classmethod
+    def collector(cls) -> _Output:
+        config = InstrumentationConfig.resolve()
+        return cls(config.capture_content, config.max_content_chars)
+
+    @classmethod
+    def single(cls, value: Any) -> _Output:
+        out = cls.collector()
+        if out.enabled:
+            out.items.append(value)
+        return out
+
+    def add(self, item: Any) -> None:
+        if not self.enabled or self.truncated:
+            return
+        try:
+            self.chars += len(item) if isinstance(item, str) else len(_to_text(item))
+        except Exception:
+            self.chars = self.limit + 1
+        self.items.append(item)
+        self.truncated = self.chars > self.limit
+
+    def text(self) -> str | None:
+        """The output as text (strings joined, anything else as JSON), capped; None if off."""
+        if not self.enabled:
+            return None
+        if all(isinstance(item, str) for item in self.items):
+            text = "".join(self.items)
+        elif len(self.items) == 1:
+            text = _to_text(self.items[0])
+        else:
+            text = _to_text(self.items)
+        if len(text) > self.limit:
+            text = text[: self.limit] + "...[truncated]"
+        return text
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _record_output(handle: SpanHandle, key: str, output: _Output) -> None:
+    """Set the captured output on the span: tool results as text, others as GenAI messages."""
+    if not output.enabled or handle.ended:
+        return
+    try:
+        text = output.text()
+        if text is None:
+            return
+        if key == A.GEN_AI_OUTPUT_MESSAGES:
+            message = {"role": "assistant", "parts": [{"type": "text", "content": text}]}
+            set_attribute(handle.span, key, json.dumps([message], ensure_ascii=False))
+        else:
+            set_attribute(handle.span, key, text)
+    except Exception:
+        log_once("record_output", "could not record a decorated call's output")
 
 
 # --- public constructors ---------------------------------------------------------------------
@@ -405,18 +514,84 @@ def tool(
     }
     if attributes:
         attrs.update(attributes)
-    return Scope(f"{Operation.EXECUTE_TOOL} {name}", SpanKind.INTERNAL, attrs, ToolHandle)
+    return Scope(
+        f"{Operation.EXECUTE_TOOL} {name}",
+        SpanKind.INTERNAL,
+        attrs,
+        ToolHandle,
+        output_key=A.GEN_AI_TOOL_CALL_RESULT,
+    )
 
 
 def record_event(kind: str, **data: Any) -> None:
-    """Add span event ``agentel.<kind>`` to the current span (non-primitives JSON-encoded)."""
+    """Add span event ``agentel.<kind>`` to the current span (non-primitives JSON-encoded).
+
+    Documented kinds: ``plan`` (``agentel.plan``: the agent's plan, e.g. ``steps=[...]``),
+    ``state_update`` (``agentel.state_update``: what changed in the agent's state) and
+    ``custom`` (``agentel.custom``); any other kind is recorded as ``agentel.<kind>``.
+    """
     add_event(trace.get_current_span(), kind, data)
+
+
+class Iteration:
+    """One pass of an agent's loop, as yielded by :func:`iteration`."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"<agentel iteration {self.index}>"
+
+
+# Passes counted per enclosing span (usually the agent's), so iteration() numbers itself.
+_ITERATION_COUNTS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def iteration(index: int | None = None) -> Iterator[Iteration]:
+    """Mark one pass of the agent's loop: ``with iteration(): ...``.
+
+    Spans started inside (ours and other instrumentations', through the run-id processor)
+    carry ``agentel.iteration`` = the pass's index, 0-based and counted per enclosing span
+    unless ``index`` is given. The enclosing (agent) span gets ``agentel.run.iterations``,
+    the number of passes so far, and the store records it as the run's iterations.
+    """
+    enclosing = trace.get_current_span()
+    count = 0
+    if enclosing.get_span_context().is_valid:
+        try:
+            count = _ITERATION_COUNTS.get(enclosing, 0)
+            _ITERATION_COUNTS[enclosing] = count + 1
+        except TypeError:  # a span type that takes no weak references: count from 0
+            log_once("iteration.count", "cannot count passes for this span", exc_info=False)
+    current = Iteration(count if index is None else int(index))
+    set_attribute(enclosing, A.AGENTEL_RUN_ITERATIONS, max(count, current.index) + 1)
+    token = context.attach(context.set_value(A.CONTEXT_ITERATION_KEY, current.index))
+    try:
+        yield current
+    finally:
+        context.detach(token)
 
 
 def current_llm() -> LLMHandle | None:
     """The handle of the innermost ``llm()`` scope, if the innermost agentel scope is one."""
     handle = context.get_value(_ACTIVE_LLM_KEY)
     return handle if isinstance(handle, LLMHandle) and not handle.ended else None
+
+
+def set_model(model: str) -> bool:
+    """Report the model that served the current ``llm()`` call (for pricing and the span name).
+
+    Returns ``False`` (and logs once) when there is no open ``llm()`` scope.
+    """
+    handle = current_llm()
+    if handle is None:
+        log_once("set_model", "set_model() called outside an llm() scope; ignored", exc_info=False)
+        return False
+    handle.set_model(model)
+    return True
 
 
 def set_usage(

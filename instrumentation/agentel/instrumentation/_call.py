@@ -16,11 +16,6 @@ from ._content import record_content
 from ._handles import LLMHandle
 from ._metrics import METRIC_ATTRIBUTE_KEYS, GenAIMetrics
 
-AGENTEL_STREAM_END = "agentel.stream.end"
-"""How a streamed call's span ended: ``completed`` (exhausted), ``closed`` (closed or its
-context manager exited before the end), ``error`` (the stream raised) or ``abandoned``
-(garbage-collected while still open)."""
-
 
 class ProviderCall(LLMHandle):
     """The span of one provider SDK call, as provider modules and stream proxies see it.
@@ -102,7 +97,7 @@ class ProviderCall(LLMHandle):
             rate = output / (self._last_chunk - first)
             set_attribute(self._span, A.AGENTEL_OUTPUT_TOKENS_PER_SECOND, rate)
         if self.stream_end is not None:
-            set_attribute(self._span, AGENTEL_STREAM_END, self.stream_end)
+            set_attribute(self._span, A.AGENTEL_STREAM_END, self.stream_end)
         if self._pending_content:
             record_content(self._span, self.config, self._pending_content)
             self._pending_content = None

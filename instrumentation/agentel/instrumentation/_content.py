@@ -15,11 +15,10 @@ from typing import Any
 
 from opentelemetry.trace import Span
 
+from agentel.semconv import attributes as A
+
 from ._common import log_once
 from ._config import InstrumentationConfig, Redactor
-
-CONTENT_EVENT = "gen_ai.client.inference.operation.details"
-"""The span event that carries the content when capture mode is SPAN_AND_EVENT / EVENT_ONLY."""
 
 TRUNCATION_MARKER = "...[agentel: truncated {dropped} chars]"
 """Appended to a captured value cut at ``AGENTEL_MAX_CONTENT_CHARS``."""
@@ -106,6 +105,6 @@ def record_content(span: Span, config: InstrumentationConfig, content: Mapping[s
         if config.content_on_span:
             span.set_attributes(encoded)
         if config.content_on_event:
-            span.add_event(CONTENT_EVENT, encoded)
+            span.add_event(A.EVENT_INFERENCE_DETAILS, encoded)
     except Exception:
         log_once("content.record", "could not record captured content")

@@ -149,6 +149,25 @@ class LLMHandle(SpanHandle):
         if model:
             self.set_response(model=model)
 
+    def set_model(self, model: str) -> None:
+        """The model that served the call, for hand-written clients that learn it late.
+
+        Sets ``gen_ai.response.model`` (used for pricing); when the scope was opened without
+        a model it also becomes the request model and the span is renamed ``{operation} {model}``.
+        """
+        if self._ended or not model:
+            return
+        model = str(model)
+        if self.request_model is None:
+            self.request_model = model
+            set_attribute(self._span, A.GEN_AI_REQUEST_MODEL, model)
+            try:
+                operation = getattr(self._span, "attributes", {}).get(A.GEN_AI_OPERATION_NAME)
+                self._span.update_name(f"{operation or 'chat'} {model}")
+            except Exception:
+                log_once("LLMHandle.set_model", "could not rename the span")
+        self.set_response(model=model)
+
     def set_response(
         self,
         *,

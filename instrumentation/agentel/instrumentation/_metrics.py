@@ -19,13 +19,7 @@ from ._common import TRACER_NAME, log_once
 from .version import __version__
 
 # Metric names: the official GenAI client metrics plus agentel's cost counter.
-GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"
-GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration"
-GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
-AGENTEL_CLIENT_COST = "agentel.client.cost"
 
-GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
-"""Official metric attribute: ``input`` or ``output``."""
 
 TOKEN_USAGE_BUCKETS = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
@@ -52,25 +46,25 @@ class GenAIMetrics:
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         meter = get_meter(TRACER_NAME, __version__, meter_provider=meter_provider)
         self.token_usage = meter.create_histogram(
-            GEN_AI_CLIENT_TOKEN_USAGE,
+            A.METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
             unit="{token}",
             description="Number of input and output tokens used.",
             explicit_bucket_boundaries_advisory=list(TOKEN_USAGE_BUCKETS),
         )
         self.duration = meter.create_histogram(
-            GEN_AI_CLIENT_OPERATION_DURATION,
+            A.METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
             unit="s",
             description="GenAI operation duration.",
             explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
         )
         self.time_to_first_chunk = meter.create_histogram(
-            GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+            A.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
             unit="s",
             description="Time from the start of a streamed call to its first chunk.",
             explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
         )
         self.cost = meter.create_counter(
-            AGENTEL_CLIENT_COST,
+            A.METRIC_AGENTEL_CLIENT_COST,
             unit="USD",
             description="Cost of GenAI calls, from agentel's dated price catalog.",
         )
@@ -95,8 +89,8 @@ class GenAIMetrics:
             if cost is not None:
                 self.cost.add(cost, attrs)
             if input_tokens is not None:
-                self.token_usage.record(input_tokens, {**attrs, GEN_AI_TOKEN_TYPE: "input"})
+                self.token_usage.record(input_tokens, {**attrs, A.GEN_AI_TOKEN_TYPE: "input"})
             if output_tokens is not None:
-                self.token_usage.record(output_tokens, {**attrs, GEN_AI_TOKEN_TYPE: "output"})
+                self.token_usage.record(output_tokens, {**attrs, A.GEN_AI_TOKEN_TYPE: "output"})
         except Exception:
             log_once("metrics.record", "could not record GenAI metrics")

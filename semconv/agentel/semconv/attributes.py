@@ -49,6 +49,22 @@ development, conditionally_required)
 """
 AGENTEL_STEP_TYPE: Final = "agentel.step.type"
 """Kind of internal sub-step. (string, agentel, development, recommended)"""
+AGENTEL_FRAMEWORK: Final = "agentel.framework"
+"""The agent framework a span was translated from. (string, agentel, development, recommended)"""
+AGENTEL_HANDOFF_FROM: Final = "agentel.handoff.from"
+"""The agent handing the conversation over (OpenAI Agents SDK handoff spans). (string, agentel,
+development, recommended)
+"""
+AGENTEL_HANDOFF_TO: Final = "agentel.handoff.to"
+"""The agent receiving the conversation in a handoff. (string, agentel, development,
+recommended)
+"""
+AGENTEL_GUARDRAIL_NAME: Final = "agentel.guardrail.name"
+"""The guardrail a `guardrail {name}` span ran. (string, agentel, development, recommended)"""
+AGENTEL_GUARDRAIL_TRIGGERED: Final = "agentel.guardrail.triggered"
+"""Whether the guardrail tripped (the run then fails). (boolean, agentel, development,
+recommended)
+"""
 
 # --- Runs and loop iterations -----------------------------------------------------------------
 AGENTEL_RUN_ID: Final = "agentel.run.id"
@@ -117,6 +133,8 @@ OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
 """OpenAI service tier requested (not set for `auto`). (string, official, development,
 conditionally_required)
 """
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+"""The encoding formats requested for embeddings. (string[], official, development, recommended)"""
 
 # --- LLM response -----------------------------------------------------------------------------
 GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
@@ -133,6 +151,10 @@ conditionally_required)
 """
 OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
 """OpenAI backend configuration fingerprint. (string, official, development, recommended)"""
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+"""The number of dimensions of the returned embeddings. (int, official, development,
+recommended)
+"""
 
 # --- Token usage ------------------------------------------------------------------------------
 GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
@@ -177,6 +199,8 @@ AGENTEL_OUTPUT_TOKENS_PER_SECOND: Final = "agentel.usage.output_tokens_per_secon
 """Output tokens per second after the first chunk (output tokens / (end - first chunk)).
 (double, unit {token}/s, agentel, development, recommended)
 """
+AGENTEL_STREAM_END: Final = "agentel.stream.end"
+"""How a streamed call's span ended. (string, agentel, development, recommended)"""
 
 # --- Tools ------------------------------------------------------------------------------------
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
@@ -297,6 +321,12 @@ EVENT_EVALUATION_RESULT: Final = "gen_ai.evaluation.result"
 """An evaluation of a run or call, including user feedback."""
 EVENT_EXCEPTION: Final = "exception"
 """An exception raised by the operation (OTel SDK `record_exception`)."""
+EVENT_CUSTOM: Final = "agentel.custom"
+"""An application-defined event: `record_event("custom", **data)`."""
+EVENT_INFERENCE_DETAILS: Final = "gen_ai.client.inference.operation.details"
+"""Captured content of one LLM call, emitted as a span event when content capture is
+SPAN_AND_EVENT or EVENT_ONLY.
+"""
 
 # --- metrics ----------------------------------------------------------------------------------
 METRIC_GEN_AI_CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
@@ -377,3 +407,7 @@ ENV_MAX_CONTENT_CHARS: Final = "AGENTEL_MAX_CONTENT_CHARS"
 """Size cap for captured content, in characters."""
 DEFAULT_STORE: Final = "sqlite:///agentel.db"
 """The default store URL."""
+BAGGAGE_RUN_ID: Final = "agentel.run.id"
+"""W3C baggage entry carrying the run id to other processes and services."""
+CONTEXT_ITERATION_KEY: Final = "agentel-iteration"
+"""OpenTelemetry context key holding the index of the current `iteration()` pass."""

@@ -25,6 +25,8 @@ logger = logging.getLogger("agentel.sdk")
 INSTRUMENTORS: dict[str, str] = {
     "openai": "agentel.instrumentation.openai:OpenAIInstrumentor",
     "anthropic": "agentel.instrumentation.anthropic:AnthropicInstrumentor",
+    "langchain": "agentel.instrumentation.langchain:LangChainInstrumentor",
+    "openai_agents": "agentel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
 }
 """Instrumentor names accepted by ``configure(instrument=...)`` and where they live."""
 

@@ -86,6 +86,27 @@ def mark_counted(spans: Iterable[SpanRecord]) -> None:
         span.counted = span.category in USAGE_CATEGORIES and span.span_id not in has_usage_below
 
 
+def _own_iterations(run_id: str, spans: list[SpanRecord]) -> set[int]:
+    """Iteration indexes of the run's own loop: spans whose nearest agent ancestor is the root.
+
+    A child agent's ``iteration()`` passes are its own; they count for the run only when the
+    run's top span has no loop of its own (e.g. a workflow whose agents hand off to each other).
+    """
+    by_id = {s.span_id: s for s in spans}
+    own: set[int] = set()
+    for span in spans:
+        if span.iteration is None:
+            continue
+        parent = by_id.get(span.parent_span_id or "")
+        steps = 0
+        while parent is not None and parent.operation not in RUN_OPERATIONS and steps < MAX_DEPTH:
+            parent = by_id.get(parent.parent_span_id or "")
+            steps += 1
+        if parent is not None and parent.span_id == run_id:
+            own.add(span.iteration)
+    return own
+
+
 def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
     """The run record for the spans of one run (``counted`` must already be marked)."""
     if not spans:
@@ -132,6 +153,7 @@ def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
         run.conversation_id = root.conversation_id or run.conversation_id
         run.user_id = root.user_id or run.user_id
     run.models = sorted(models)
-    run.iterations = len(iterations) if iterations else run.llm_calls
+    own = _own_iterations(run_id, spans)
+    run.iterations = len(own or iterations) if iterations else run.llm_calls
     run.cost_usd = round(run.cost_usd, 12)
     return run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -19,6 +20,11 @@ _JSON_SPAN_COLUMNS = ("cost_breakdown", "attributes", "events", "links", "resour
 _BOOL_SPAN_COLUMNS = ("run_id_stamped", "counted")
 _PAYLOAD_COLUMNS = ("attributes", "events", "links", "resource")
 _ROLLUP_COLUMNS = tuple(c for c in SPAN_COLUMNS if c not in _PAYLOAD_COLUMNS)
+# Created on first use, so stores written before feedback existed need no migration.
+_FEEDBACK_TABLE = (
+    "CREATE TABLE IF NOT EXISTS feedback (run_id TEXT NOT NULL, score REAL NOT NULL, "
+    "label TEXT, comment TEXT, created_ns INTEGER NOT NULL)"
+)
 _CHUNK = 500  # SQLite's default limit on bound parameters is 999 on old builds
 
 _SPAN_TYPES = {
@@ -331,6 +337,30 @@ class SQLiteStore(Store):
                 f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE run_id = ?", (full,)
             ).fetchone()
         return _run_from_row(row).to_dict()
+
+    def add_feedback(
+        self, run_id: str, score: float, comment: str | None = None, *, label: str | None = None
+    ) -> None:
+        """Record feedback on a run (id or unique prefix); the run keeps the latest score."""
+        value = float(score)
+        if not math.isfinite(value):
+            raise ValueError(f"feedback score must be a finite number; got {score!r}")
+        full = self._resolve("runs", "run_id", run_id, "run")
+        with self._lock:
+            conn = self.conn
+            conn.execute(_FEEDBACK_TABLE)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO feedback (run_id, score, label, comment, created_ns) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (full, value, label, comment, time.time_ns()),
+                )
+                conn.execute("UPDATE runs SET feedback = ? WHERE run_id = ?", (value, full))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def resolve_trace_id(self, trace_id: str) -> str:
         return self._resolve("spans", "trace_id", trace_id, "trace")

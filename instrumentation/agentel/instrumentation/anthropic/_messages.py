@@ -28,7 +28,6 @@ from .._config import InstrumentationConfig
 from .._streams import proxy_class
 from .._wrappers import LLMRequest
 
-GEN_AI_REQUEST_TOP_K = "gen_ai.request.top_k"  # official, not in agentel.semconv yet
 TOOL_CALL_EVENT = "tool_call"  # -> "agentel.tool_call", as for OpenAI
 _TOOL_BLOCKS = ("tool_use", "server_tool_use", "mcp_tool_use")
 _SITE = "anthropic.messages"
@@ -122,7 +121,7 @@ def messages_request(
         ),
         A.GEN_AI_REQUEST_TEMPERATURE: _number(kwargs.get("temperature")),
         A.GEN_AI_REQUEST_TOP_P: _number(kwargs.get("top_p")),
-        GEN_AI_REQUEST_TOP_K: _number(kwargs.get("top_k")),
+        A.GEN_AI_REQUEST_TOP_K: _number(kwargs.get("top_k")),
         A.GEN_AI_REQUEST_STOP_SEQUENCES: (
             tuple(stops)
             if isinstance(stops, (list, tuple)) and all(isinstance(s, str) for s in stops)

@@ -20,11 +20,6 @@ from .._streams import proxy_class
 from .._wrappers import LLMRequest
 
 # Official OTel keys that agentel.semconv.attributes doesn't list (yet).
-GEN_AI_REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty"
-GEN_AI_REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
-OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
-OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
-OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
 
 # Span event per tool call the model requested: name, id and type (arguments only with
 # content capture, as gen_ai.tool.call.arguments).
@@ -166,8 +161,8 @@ def chat_request(
         A.GEN_AI_REQUEST_MAX_TOKENS: _max_tokens(kwargs),
         A.GEN_AI_REQUEST_SEED: integer(kwargs.get("seed")),
         A.GEN_AI_REQUEST_STOP_SEQUENCES: _stop_sequences(kwargs.get("stop")),
-        GEN_AI_REQUEST_FREQUENCY_PENALTY: number(kwargs.get("frequency_penalty")),
-        GEN_AI_REQUEST_PRESENCE_PENALTY: number(kwargs.get("presence_penalty")),
+        A.GEN_AI_REQUEST_FREQUENCY_PENALTY: number(kwargs.get("frequency_penalty")),
+        A.GEN_AI_REQUEST_PRESENCE_PENALTY: number(kwargs.get("presence_penalty")),
         A.GEN_AI_OUTPUT_TYPE: _output_type(kwargs.get("response_format")),
         A.GEN_AI_REQUEST_STREAM: True if stream else None,
     }
@@ -176,7 +171,7 @@ def chat_request(
         attrs[A.GEN_AI_REQUEST_CHOICE_COUNT] = n
     tier = kwargs.get("service_tier")
     if isinstance(tier, str) and tier != "auto":
-        attrs[OPENAI_REQUEST_SERVICE_TIER] = tier
+        attrs[A.OPENAI_REQUEST_SERVICE_TIER] = tier
     attrs.update(server_attributes(base_url(instance)))
     request = LLMRequest(Operation.CHAT, Provider.OPENAI, model, attrs)
     if stream and stream_usage and not isinstance(kwargs.get("stream_options"), Mapping):
@@ -231,10 +226,10 @@ def record_metadata(handle: ProviderCall, completion: Any) -> None:
 def _record_tier(handle: ProviderCall, obj: Any) -> None:
     tier = getattr(obj, "service_tier", None)
     if isinstance(tier, str):
-        set_attribute(handle.span, OPENAI_RESPONSE_SERVICE_TIER, tier)
+        set_attribute(handle.span, A.OPENAI_RESPONSE_SERVICE_TIER, tier)
     fingerprint = getattr(obj, "system_fingerprint", None)
     if isinstance(fingerprint, str):
-        set_attribute(handle.span, OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fingerprint)
+        set_attribute(handle.span, A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fingerprint)
 
 
 def record_usage_block(handle: ProviderCall, usage: Any) -> None:

@@ -15,8 +15,6 @@ from .._wrappers import LLMRequest
 from ._chat import base_url, integer, model_of, unwrap_raw
 
 # Official GenAI keys not (yet) in agentel.semconv.attributes.
-GEN_AI_REQUEST_ENCODING_FORMATS = "gen_ai.request.encoding_formats"
-GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
 
 
 def embeddings_request(
@@ -28,8 +26,8 @@ def embeddings_request(
         A.GEN_AI_OPERATION_NAME: Operation.EMBEDDINGS,
         A.GEN_AI_PROVIDER_NAME: Provider.OPENAI,
         A.GEN_AI_REQUEST_MODEL: model,
-        GEN_AI_REQUEST_ENCODING_FORMATS: (encoding,) if isinstance(encoding, str) else None,
-        GEN_AI_EMBEDDINGS_DIMENSION_COUNT: integer(kwargs.get("dimensions")),
+        A.GEN_AI_REQUEST_ENCODING_FORMATS: (encoding,) if isinstance(encoding, str) else None,
+        A.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: integer(kwargs.get("dimensions")),
     }
     attrs.update(server_attributes(base_url(instance)))
     return LLMRequest(Operation.EMBEDDINGS, Provider.OPENAI, model, attrs)

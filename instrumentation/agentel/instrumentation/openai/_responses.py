@@ -14,7 +14,6 @@ from .._common import as_token_count, guarded, server_attributes
 from .._config import InstrumentationConfig
 from .._wrappers import LLMRequest
 from ._chat import (
-    OPENAI_REQUEST_SERVICE_TIER,
     _record_tier,
     base_url,
     integer,
@@ -109,7 +108,7 @@ def responses_request(
         attrs[A.GEN_AI_OUTPUT_TYPE] = "json"
     tier = kwargs.get("service_tier")
     if isinstance(tier, str) and tier != "auto":
-        attrs[OPENAI_REQUEST_SERVICE_TIER] = tier
+        attrs[A.OPENAI_REQUEST_SERVICE_TIER] = tier
     attrs.update(server_attributes(base_url(instance)))
     request = LLMRequest(Operation.CHAT, Provider.OPENAI, model, attrs)
     if config.capture_content:
