@@ -237,7 +237,12 @@ def _price(record: SpanRecord) -> None:
 
 @dataclass(slots=True)
 class RunRecord:
-    """One agent run: the top-most agent/workflow span of a trace with its rollups."""
+    """One agent run: the top-most agent/workflow span of a trace with its rollups.
+
+    ``pid`` and ``host`` come from the top span's resource (``process.pid``, ``host.name``),
+    which the live-run processor always sets, so an unfinished run names the process that
+    was running it.
+    """
 
     run_id: str
     trace_id: str
@@ -264,6 +269,8 @@ class RunRecord:
     ttft_ms: float | None = None
     span_count: int = 0
     feedback: float | None = None
+    pid: int | None = None
+    host: str | None = None
 
     @property
     def duration_ms(self) -> float | None:
@@ -296,6 +303,8 @@ class RunRecord:
             "ttft_ms": self.ttft_ms,
             "span_count": self.span_count,
             "feedback": self.feedback,
+            "pid": self.pid,
+            "host": self.host,
         }
 
 
