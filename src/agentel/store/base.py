@@ -13,7 +13,7 @@ import contextlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -97,7 +97,8 @@ def plan_ingest(
 
     ``stored`` must hold every stored span of the runs the batch names and every stored span
     of the traces in ``resolve_traces`` (traces holding spans without a stamped run id).
-    Records in ``stored`` are owned by the plan and may be modified.
+    The derived fields ``run_id`` (unless stamped) and ``counted`` of every record given,
+    batch and stored, are set here; everything else is left as it is.
     """
     merged: dict[Key, SpanRecord] = {}
     before: dict[Key, tuple[str | None, bool]] = {}
@@ -111,7 +112,8 @@ def plan_ingest(
         held = merged.get(key)
         if held is not None and record.end_ns is None and held.end_ns is not None:
             continue
-        record = replace(record, run_id=record.run_id if record.run_id_stamped else None)
+        if not record.run_id_stamped:
+            record.run_id = None  # derived below, from the spans present now
         merged[key] = record
         written.append(record)
 
@@ -188,7 +190,10 @@ class Store(ABC):
 
     # --- ingest: the shared algorithm -------------------------------------------------------
     def ingest(self, records: Sequence[SpanRecord]) -> None:
-        """Store spans idempotently per (trace_id, span_id) and recompute the touched runs."""
+        """Store spans idempotently per (trace_id, span_id) and recompute the touched runs.
+
+        Sets the derived ``run_id`` (of unstamped spans) and ``counted`` on the records given.
+        """
         batch = dedupe(records)
         if not batch:
             return

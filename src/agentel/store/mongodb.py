@@ -42,6 +42,7 @@ from agentel.store.records import (
     SpanRecord,
     dump_json,
     iso_time,
+    shared_json,
 )
 
 ENV_TTL_DAYS = "AGENTEL_MONGODB_TTL_DAYS"
@@ -78,7 +79,7 @@ def _span_doc(record: SpanRecord) -> dict[str, Any]:
         if column in _PAYLOAD:
             if not value:
                 continue
-            value = dump_json(value)
+            value = shared_json(value) if column == "resource" else dump_json(value)
         doc[column] = value
     doc["start_at"] = _utc(record.start_ns)
     return doc
@@ -181,7 +182,6 @@ class MongoStore(Store):
         runs.create_index([("start_ns", DOWN)], name="start")
         runs.create_index([("trace_id", UP)], name="trace")
         runs.create_index([("agent_name", UP), ("start_ns", DOWN)], sparse=True, name="agent")
-        runs.create_index([("status", UP), ("start_ns", DOWN)], name="status")
         runs.create_index(
             [("conversation_id", UP), ("start_ns", DOWN)], sparse=True, name="conversation"
         )

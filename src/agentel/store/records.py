@@ -39,12 +39,30 @@ def _json_safe(value: Any) -> Any:
     return repr(value)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
 def dump_json(value: Any) -> str:
     """Encode attributes/events as strict JSON; NaN, inf and odd types become strings."""
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError):
         return json.dumps(_json_safe(value), separators=(",", ":"), ensure_ascii=False)
+
+
+_shared: dict[int, tuple[Any, str]] = {}
+
+
+def shared_json(value: Any) -> str:
+    """``dump_json`` of an object many records share (a batch's resource dict), encoded once."""
+    held = _shared.get(id(value))
+    if held is not None and held[0] is value:
+        return held[1]
+    text = dump_json(value)
+    if len(_shared) >= 64:
+        _shared.clear()
+    _shared[id(value)] = (value, text)
+    return text
 
 
 @dataclass(slots=True)

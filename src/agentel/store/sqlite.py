@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -21,7 +22,14 @@ from agentel.store.base import (
     cutoff_ns,
     pick_prefix,
 )
-from agentel.store.records import RUN_COLUMNS, SPAN_COLUMNS, RunRecord, SpanRecord, dump_json
+from agentel.store.records import (
+    RUN_COLUMNS,
+    SPAN_COLUMNS,
+    RunRecord,
+    SpanRecord,
+    dump_json,
+    shared_json,
+)
 from agentel.store.records import iso_time as _iso_time
 
 _JSON_SPAN_COLUMNS = ("cost_breakdown", "attributes", "events", "links", "resource")
@@ -88,7 +96,9 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
 
     1: spans and runs with the run/trace/start indexes.
     2: the run's pid and host, the feedback table, and indexes for the filters of
-       ``runs``/``show``/``replay``/``stats``: agent, model, conversation, status.
+       ``runs``/``show``/``replay``/``stats``: runs by agent and by conversation, spans by
+       model (run_id, trace_id and start time are indexed since version 1). Each index
+       costs every insert, so there is none that no query needs.
     """
     return [
         (
@@ -122,15 +132,10 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
                 "  created_ns INTEGER NOT NULL\n)",
                 "CREATE INDEX IF NOT EXISTS feedback_run ON feedback (run_id, created_ns)",
                 "CREATE INDEX IF NOT EXISTS runs_agent ON runs (agent_name, start_ns)",
-                "CREATE INDEX IF NOT EXISTS runs_status ON runs (status, start_ns)",
                 "CREATE INDEX IF NOT EXISTS runs_conversation ON runs (conversation_id, start_ns) "
                 "WHERE conversation_id IS NOT NULL",
                 "CREATE INDEX IF NOT EXISTS spans_model ON spans (model, start_ns) "
                 "WHERE model IS NOT NULL",
-                "CREATE INDEX IF NOT EXISTS spans_agent ON spans (agent_name, start_ns) "
-                "WHERE agent_name IS NOT NULL",
-                "CREATE INDEX IF NOT EXISTS spans_conversation ON spans (conversation_id, start_ns) "
-                "WHERE conversation_id IS NOT NULL",
             ],
         ),
     ]
@@ -411,16 +416,29 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
         yield items[i : i + _CHUNK]
 
 
-def _span_row(record: SpanRecord) -> tuple[Any, ...]:
-    values = []
-    for column in SPAN_COLUMNS:
-        value = getattr(record, column)
-        if column in _JSON_SPAN_COLUMNS:
-            value = None if value is None else dump_json(value)
-        elif column in _BOOL_SPAN_COLUMNS:
-            value = int(bool(value))
-        values.append(value)
-    return tuple(values)
+_ROW = operator.attrgetter(*SPAN_COLUMNS)
+_JSON_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in _JSON_SPAN_COLUMNS)
+_BOOL_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in _BOOL_SPAN_COLUMNS)
+
+
+def _span_row(record: SpanRecord) -> list[Any]:
+    values = list(_ROW(record))
+    for i in _JSON_INDEXES:
+        value = values[i]
+        if value is None:
+            continue
+        if not value:
+            values[i] = "[]" if isinstance(value, list) else "{}"
+        elif i == _RESOURCE_INDEX:
+            values[i] = shared_json(value)
+        else:
+            values[i] = dump_json(value)
+    for i in _BOOL_INDEXES:
+        values[i] = int(values[i])
+    return values
+
+
+_RESOURCE_INDEX = SPAN_COLUMNS.index("resource")
 
 
 def _span_from_row(row: Sequence[Any]) -> SpanRecord:
