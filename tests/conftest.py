@@ -1,10 +1,17 @@
 """Shared fixtures: one global tracer provider for the whole session, scripted LLM servers,
-and per-test SQLite stores fed by the real exporter."""
+per-test SQLite stores fed by the real exporter, and a real MongoDB wire-protocol server."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -108,3 +115,85 @@ def sqlite_recording(fanout: Fanout, tmp_path) -> Iterator[Recorded]:
     yield Recorded(url, exporter)
     fanout.processors.remove(processor)
     exporter.shutdown()
+
+
+# --- a real MongoDB wire-protocol server for the MongoDB backend ---------------------------------
+MONGODB_URI_ENV = "AGENTEL_TEST_MONGODB_URI"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_mongodb(uri: str, proc: subprocess.Popen | None, log: Path | None) -> None:
+    import pymongo
+
+    deadline = time.monotonic() + 60
+    while True:
+        if proc is not None and proc.poll() is not None:
+            output = log.read_text() if log is not None else ""
+            pytest.fail(f"secantusd-py exited with {proc.returncode} before serving:\n{output}")
+        client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=500)
+        try:
+            client.admin.command("ping")
+            return
+        except pymongo.errors.PyMongoError as exc:
+            if time.monotonic() > deadline:
+                pytest.fail(f"no MongoDB server answering at {uri}: {exc}")
+            time.sleep(0.2)
+        finally:
+            client.close()
+
+
+@pytest.fixture(scope="session")
+def mongodb_server(tmp_path_factory) -> Iterator[str]:
+    """Base URI (no database) of a real MongoDB wire-protocol server for the whole session.
+
+    ``AGENTEL_TEST_MONGODB_URI`` when set; otherwise SecantusDB (a dev dependency) started on a
+    free port with in-memory storage and stopped at the end. A missing server fails the run.
+    """
+    given = os.environ.get(MONGODB_URI_ENV)
+    if given:
+        uri = given.rstrip("/")
+        _wait_for_mongodb(uri, None, None)
+        yield uri
+        return
+    exe = Path(sys.executable).parent / "secantusd-py"
+    if not exe.exists():
+        pytest.fail(f"{exe} not found: install the dev extra or set {MONGODB_URI_ENV}")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("secantus") / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=log.parent,
+        )
+    uri = f"mongodb://127.0.0.1:{port}"
+    try:
+        _wait_for_mongodb(uri, proc, log)
+        yield uri
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture
+def mongodb_url(mongodb_server: str) -> Iterator[str]:
+    """``mongodb://.../<fresh database>`` for one test; the database is dropped afterwards."""
+    import pymongo
+
+    name = f"agentel_test_{uuid.uuid4().hex[:12]}"
+    yield f"{mongodb_server}/{name}"
+    client = pymongo.MongoClient(mongodb_server, serverSelectionTimeoutMS=2000)
+    try:
+        client.drop_database(name)
+    finally:
+        client.close()

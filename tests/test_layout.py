@@ -55,6 +55,7 @@ def test_core_imports_work_without_provider_sdks():
         "for name in ('openai', 'anthropic', 'pymongo', 'langchain_core'):\n"
         "    sys.modules[name] = None  # any import of them now raises ImportError\n"
         "import agentel.sdk, agentel.store, agentel.exporters.sqlite, agentel.instrumentation\n"
+        "import agentel.exporters.mongodb, agentel.store.mongodb, agentel.store.memory\n"
         "import agentel.instrumentation.openai\n"
         "assert 'openai' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
         "print('ok')\n"
@@ -90,6 +91,8 @@ def test_wheel_contains_every_source_root(tmp_path):
         "agentel/instrumentation/__init__.py",
         "agentel/instrumentation/openai/__init__.py",
         "agentel/exporters/sqlite.py",
+        "agentel/exporters/mongodb.py",
+        "agentel/store/mongodb.py",
         "agentel/store/sqlite.py",
         "agentel/sdk/__init__.py",
         "agentel/cli/main.py",
@@ -101,4 +104,5 @@ def test_wheel_contains_every_source_root(tmp_path):
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "agentel_sqlite = agentel.exporters.sqlite:SQLiteSpanExporter" in text
+    assert "agentel_mongodb = agentel.exporters.mongodb:MongoSpanExporter" in text
     assert "agentel = agentel.cli.main:main" in text

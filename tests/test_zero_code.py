@@ -1,4 +1,5 @@
-"""Zero code: `opentelemetry-instrument` with OTEL_TRACES_EXPORTER=agentel_sqlite, in a subprocess."""
+"""Zero code: `opentelemetry-instrument` with OTEL_TRACES_EXPORTER=agentel_sqlite or
+agentel_mongodb, in a subprocess."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from agentel.store import open_store
 
@@ -20,18 +23,24 @@ with ScriptedLLMServer(auto=False) as server:
 """
 
 
-def test_opentelemetry_instrument_writes_the_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("exporter", ["agentel_sqlite", "agentel_mongodb"])
+def test_opentelemetry_instrument_writes_the_store(tmp_path: Path, exporter: str, request) -> None:
     script = tmp_path / "agent.py"
     script.write_text(SCRIPT)
+    store = (
+        f"sqlite:///{tmp_path / 'zc.db'}"
+        if exporter == "agentel_sqlite"
+        else request.getfixturevalue("mongodb_url")
+    )
     env = {
         **os.environ,
-        "OTEL_TRACES_EXPORTER": "agentel_sqlite",
+        "OTEL_TRACES_EXPORTER": exporter,
         # the dev extra also installs three foreign OpenAI instrumentors (entry point "openai")
         "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai",
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_LOGS_EXPORTER": "none",
         "OTEL_SERVICE_NAME": "zero-code-agent",
-        "AGENTEL_STORE": f"sqlite:///{tmp_path / 'zc.db'}",
+        "AGENTEL_STORE": store,
     }
     instrument = Path(sys.executable).parent / "opentelemetry-instrument"
     out = subprocess.run(
@@ -43,6 +52,7 @@ def test_opentelemetry_instrument_writes_the_store(tmp_path: Path) -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
+    assert "could not write" not in out.stderr, out.stderr
     with open_store(env["AGENTEL_STORE"]) as store:
         (run,) = store.runs()
         assert run["name"] == "chat gpt-4o"

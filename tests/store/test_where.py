@@ -21,7 +21,7 @@ from agentel.store.where import (
     to_predicate,
     to_sql,
 )
-from tests.store.test_sqlite import rec
+from tests.store.store_helpers import rec
 
 COLUMNS = {f: f for f in FIELDS} | {
     "model": "models",

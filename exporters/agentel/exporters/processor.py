@@ -1,11 +1,22 @@
-"""``RunIdSpanProcessor``: stamps ``agentel.run.id`` on every span inside an agent run at start."""
+"""Span processors: ``RunIdSpanProcessor`` stamps ``agentel.run.id`` on every span inside an
+agent run at start; ``LiveRunSpanProcessor`` records a run as running when its top span starts."""
 
 from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import socket
+import threading
+from typing import Any
 
 from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from agentel.exporters._base import StoreSpanExporter
+from agentel.exporters._convert import _plain
 from agentel.semconv.attributes import (
     AGENTEL_ITERATION,
     AGENTEL_RUN_ID,
@@ -14,6 +25,9 @@ from agentel.semconv.attributes import (
     GEN_AI_OPERATION_NAME,
 )
 from agentel.semconv.normalize import RUN_OPERATIONS
+from agentel.store.records import SpanRecord, build_span_record
+
+logger = logging.getLogger("agentel.exporters")
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -60,3 +74,137 @@ class RunIdSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return True
+
+
+_STOP = object()
+
+
+class LiveRunSpanProcessor(SpanProcessor):
+    """Record a run as ``running`` the moment its top span starts.
+
+    A snapshot of the top span (no end time) is queued on ``on_start`` and written by a
+    background thread through ``exporter``'s store, so a process that crashes mid-run leaves
+    a visible, unfinished run naming its ``pid`` and ``host``. When the span ends, the
+    exporter writes the finished span over it; an unfinished snapshot never replaces a
+    finished span, whichever is written first. ``on_start`` only copies the attributes and
+    enqueues (never blocks); when the small queue is full the snapshot is dropped and
+    counted in ``dropped``. Add it after :class:`RunIdSpanProcessor`, whose stamp it reads.
+    """
+
+    def __init__(
+        self,
+        exporter: StoreSpanExporter,
+        *,
+        max_queue_size: int = 512,
+        owns_exporter: bool = False,
+    ) -> None:
+        self.exporter = exporter
+        self.dropped = 0
+        self._owns_exporter = owns_exporter
+        self._queue: queue.Queue[Any] = queue.Queue(max_queue_size)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._stopped = False
+        self._logged = False
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        try:
+            attributes = span.attributes
+            ctx = span.context
+            if not attributes or attributes.get(AGENTEL_RUN_ID) != format(ctx.span_id, "016x"):
+                return
+            if self._stopped or not ctx.trace_flags.sampled:
+                return
+            self._ensure_thread()
+            self._queue.put_nowait((span, dict(attributes), span.start_time))
+        except queue.Full:
+            self.dropped += 1
+        except Exception:
+            if not self._logged:
+                self._logged = True
+                logger.warning("agentel: could not queue a live run record", exc_info=True)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._queue = queue.Queue(self._queue.maxsize)  # a fork has no worker thread
+                self._thread = threading.Thread(
+                    target=self._work, name="agentel-live-runs", daemon=True
+                )
+                self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            items = [self._queue.get()]
+            while len(items) < 64:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            snapshots = [i for i in items if isinstance(i, tuple)]
+            if snapshots:
+                try:
+                    self.exporter.write([_live_record(*s) for s in snapshots])
+                except Exception:
+                    if not self._logged:
+                        self._logged = True
+                        logger.warning("agentel: could not write live runs", exc_info=True)
+            for item in items:
+                if isinstance(item, threading.Event):
+                    item.set()
+            if any(item is _STOP for item in items):
+                return
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Wait (up to the timeout) until every queued snapshot is written."""
+        if self._thread is None or not self._thread.is_alive():
+            return True
+        done = threading.Event()
+        try:
+            self._queue.put(done, timeout=timeout_millis / 1000)
+        except queue.Full:
+            return False
+        return done.wait(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(_STOP, timeout=5)
+            thread.join(5)
+        if self._owns_exporter:
+            self.exporter.shutdown()
+
+
+def _live_record(span: Span, attributes: dict[str, Any], start_ns: int | None) -> SpanRecord:
+    """The store record of a top span that has started but not ended."""
+    ctx = span.context
+    parent = span.parent
+    resource = {k: _plain(v) for k, v in span.resource.attributes.items()}
+    resource.setdefault("process.pid", os.getpid())
+    resource.setdefault("host.name", socket.gethostname())
+    scope = span.instrumentation_scope
+    return build_span_record(
+        trace_id=format(ctx.trace_id, "032x"),
+        span_id=format(ctx.span_id, "016x"),
+        parent_span_id=format(parent.span_id, "016x") if parent is not None else None,
+        name=span.name,
+        kind=span.kind.name.lower(),
+        start_ns=start_ns or 0,
+        end_ns=None,
+        status="unset",
+        status_message=None,
+        attributes={k: _plain(v) for k, v in attributes.items()},
+        resource=resource,
+        scope=scope.name if scope is not None else None,
+    )

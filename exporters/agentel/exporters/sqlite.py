@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agentel.exporters._base import StoreSpanExporter
+from agentel.semconv.attributes import DEFAULT_STORE
 from agentel.store import Store
 
 
@@ -15,6 +16,7 @@ class SQLiteSpanExporter(StoreSpanExporter):
     """
 
     scheme = "sqlite:"
+    default_url = DEFAULT_STORE
 
     def __init__(self, store: str | Store | None = None) -> None:
         if isinstance(store, str) and "://" not in store:

@@ -308,7 +308,8 @@ def _names(
     tool = _str(_first(attrs, *_TOOL_NAME_KEYS))
     entity = _str(attrs.get(TRACELOOP_ENTITY_NAME))
     if operation in RUN_OPERATIONS and agent is None:
-        agent = entity or _str(name)
+        # "invoke_agent planner" -> "planner": the span name carries the agent's name
+        agent = entity or _str(name.removeprefix(f"{operation} ") if name else None)
     if operation == Operation.EXECUTE_TOOL and tool is None:
         tool = entity
     return agent, tool

@@ -15,10 +15,11 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
-from agentel.exporters.processor import RunIdSpanProcessor
+from agentel.exporters._base import StoreSpanExporter
+from agentel.exporters.processor import LiveRunSpanProcessor, RunIdSpanProcessor
 from agentel.instrumentation._config import set_default_redactor
 from agentel.semconv.pricing import PriceBook, set_default_pricebook
-from agentel.store import default_store_url
+from agentel.store import Store, default_store_url, open_store
 
 logger = logging.getLogger("agentel.sdk")
 
@@ -31,11 +32,17 @@ INSTRUMENTORS: dict[str, str] = {
 """Instrumentor names accepted by ``configure(instrument=...)`` and where they live."""
 
 
-def _store_exporter(url: str) -> SpanExporter:
+def _store_exporter(url: str) -> StoreSpanExporter:
     if url.startswith("sqlite:") or "://" not in url:
         from agentel.exporters.sqlite import SQLiteSpanExporter
 
         return SQLiteSpanExporter(url)
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from agentel.exporters.mongodb import MongoSpanExporter
+
+        return MongoSpanExporter(url)
+    if url.rstrip("/") == "memory:":
+        return StoreSpanExporter(open_store(url))
     raise ValueError(
         f"unsupported store URL {url!r}: use sqlite:///file.db, mongodb://host:port/db or memory://"
     )
@@ -71,14 +78,21 @@ class Handle:
         instrumentors: list[Any],
         store_url: str | None,
         owns_provider: bool,
+        exporter: StoreSpanExporter | None = None,
     ) -> None:
         self.provider = provider
         self.processors = processors
         self.instrumentors = instrumentors
         self.store_url = store_url
         self._owns_provider = owns_provider
+        self._exporter = exporter
         self._lock = threading.Lock()
         self._shut = False
+
+    @property
+    def store(self) -> Store | None:
+        """The store spans are written to (the only way to reach a ``memory://`` store)."""
+        return self._exporter.store if self._exporter is not None else None
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Export everything buffered so far; True when it all went out in time."""
@@ -134,8 +148,10 @@ def configure(
         provider, owns = TracerProvider(resource=Resource.create(attrs)), True
 
     processors: list[SpanProcessor] = [RunIdSpanProcessor()]
-    if store:
-        processors.append(BatchSpanProcessor(_store_exporter(store)))
+    exporter = _store_exporter(store) if store else None
+    if exporter is not None:
+        processors.append(LiveRunSpanProcessor(exporter))
+        processors.append(BatchSpanProcessor(exporter))
     if otlp:
         processors.append(BatchSpanProcessor(_otlp_exporter(otlp)))
     for processor in processors:
@@ -158,7 +174,7 @@ def configure(
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentors.append(instrumentor)
 
-    handle = Handle(provider, processors, instrumentors, store, owns)
+    handle = Handle(provider, processors, instrumentors, store, owns, exporter)
     atexit.register(handle.shutdown, 5_000)
     return handle
 

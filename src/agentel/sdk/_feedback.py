@@ -59,10 +59,7 @@ def feedback(
     owned = not isinstance(store, Store)
     target = open_store(store) if owned else store  # type: ignore[arg-type]
     try:
-        add = getattr(target, "add_feedback", None)
-        if add is None:
-            raise NotImplementedError(f"store {target.url!r} cannot record feedback")
-        add(run_id, value, comment, label=label)
+        target.add_feedback(run_id, value, comment, label=label)
     finally:
         if owned:
             target.close()

@@ -4,17 +4,28 @@ Registered as the ``agentel`` entry point in ``opentelemetry_configurator``, so
 ``OTEL_TRACES_EXPORTER=agentel_sqlite opentelemetry-instrument python agent.py`` needs no
 extra package. If another configurator (e.g. opentelemetry-distro's) is loaded first, spans
 still arrive; their run ids are then resolved at ingest instead of stamped at start.
+With an ``agentel_*`` exporter selected, runs are also recorded as running when they start.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
+import os
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.trace import TracerProvider
 
-from agentel.exporters.processor import RunIdSpanProcessor
+from agentel.exporters.processor import LiveRunSpanProcessor, RunIdSpanProcessor
+
+logger = logging.getLogger("agentel.sdk")
+
+_LIVE_EXPORTERS = {
+    "agentel_sqlite": "agentel.exporters.sqlite:SQLiteSpanExporter",
+    "agentel_mongodb": "agentel.exporters.mongodb:MongoSpanExporter",
+}
 
 
 class AgentelConfigurator(_OTelSDKConfigurator):
@@ -23,5 +34,17 @@ class AgentelConfigurator(_OTelSDKConfigurator):
     def _configure(self, **kwargs: Any) -> None:
         super()._configure(**kwargs)
         provider = trace.get_tracer_provider()
-        if isinstance(provider, TracerProvider):
-            provider.add_span_processor(RunIdSpanProcessor())
+        if not isinstance(provider, TracerProvider):
+            return
+        provider.add_span_processor(RunIdSpanProcessor())
+        selected = os.environ.get("OTEL_TRACES_EXPORTER", "")
+        for name in dict.fromkeys(n.strip() for n in selected.split(",")):
+            if name not in _LIVE_EXPORTERS:
+                continue
+            module, _, cls = _LIVE_EXPORTERS[name].partition(":")
+            try:
+                exporter = getattr(importlib.import_module(module), cls)()
+            except Exception as exc:  # the app must start even with a bad store setting
+                logger.warning("agentel: live runs not recorded for %s: %s", name, exc)
+                continue
+            provider.add_span_processor(LiveRunSpanProcessor(exporter, owns_exporter=True))

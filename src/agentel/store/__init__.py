@@ -44,12 +44,24 @@ def sqlite_path(url: str) -> str:
 
 
 def open_store(url: str | None = None) -> Store:
-    """Open the store named by ``url`` (default: ``AGENTEL_STORE`` or ``sqlite:///agentel.db``)."""
+    """Open the store named by ``url`` (default: ``AGENTEL_STORE`` or ``sqlite:///agentel.db``).
+
+    ``memory://`` is a new, empty in-process store on every call; ``mongodb://`` needs the
+    ``mongodb`` extra (pymongo) and fails within a few seconds when the server is unreachable.
+    """
     url = url or default_store_url()
     if url.startswith("sqlite:"):
         from agentel.store.sqlite import SQLiteStore
 
         return SQLiteStore(sqlite_path(url))
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from agentel.store.mongodb import MongoStore
+
+        return MongoStore(url)
+    if url.rstrip("/") == "memory:":
+        from agentel.store.memory import MemoryStore
+
+        return MemoryStore()
     raise StoreURLError(
         f"unsupported store URL {url!r}: use sqlite:///file.db, mongodb://host:port/db or memory://"
     )

@@ -1,14 +1,31 @@
-"""The contract every store backend implements, and helpers shared by all of them."""
+"""The contract every store backend implements, and the ingest algorithm all of them share.
+
+``Store.ingest`` is a template method: it reads what it needs through three small backend
+primitives (``_unstamped_traces``, ``_load``, ``_apply``), decides run membership, the
+``counted`` flags and the run rollups in plain Python (``agentel.store.rollup``), and writes
+the result in one call. So memory, SQLite and MongoDB give identical answers for the same
+spans, whatever their arrival order, batching or re-delivery.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from agentel.store.records import SpanRecord
+from agentel.store.errors import NotFoundError, StoreError
+from agentel.store.records import RunRecord, SpanRecord
+from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids
 
 ORDER_BY = ("start", "cost", "duration", "tokens")
+MAX_CONFLICT_RETRIES = 20
+"""How often a backend without transactions recomputes runs another writer changed meanwhile."""
+
+Key = tuple[str, str]
 
 
 def nest(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -39,15 +56,186 @@ def _loops(span: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> bool:
     return False
 
 
+@dataclass
+class IngestPlan:
+    """Everything one batch changes, computed before anything is written.
+
+    ``spans`` are the batch's records with their final ``run_id`` and ``counted``; one whose
+    ``end_ns`` is None (a live run's top span) is written only if the span is absent, so it
+    never replaces the finished span. ``updates`` change (run_id, counted) of spans already
+    stored. ``versions`` are the tokens ``_load`` returned for the runs it saw, for backends
+    that detect concurrent writers optimistically.
+    """
+
+    spans: list[SpanRecord] = field(default_factory=list)
+    updates: list[tuple[str, str, str | None, bool]] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    deleted_runs: list[str] = field(default_factory=list)
+    versions: dict[str, Any] = field(default_factory=dict)
+
+
+def dedupe(records: Sequence[SpanRecord]) -> list[SpanRecord]:
+    """One record per (trace_id, span_id): the last finished one wins over any unfinished one."""
+    by_key: dict[Key, SpanRecord] = {}
+    for record in records:
+        key = (record.trace_id, record.span_id)
+        held = by_key.get(key)
+        if held is not None and record.end_ns is None and held.end_ns is not None:
+            continue
+        by_key[key] = record
+    return list(by_key.values())
+
+
+def plan_ingest(
+    batch: Sequence[SpanRecord],
+    stored: Sequence[SpanRecord],
+    resolve_traces: set[str],
+    extra_runs: set[str] = frozenset(),  # type: ignore[assignment]
+    versions: dict[str, Any] | None = None,
+) -> IngestPlan:
+    """The pure core of ingest: merge the batch into what is stored and derive every change.
+
+    ``stored`` must hold every stored span of the runs the batch names and every stored span
+    of the traces in ``resolve_traces`` (traces holding spans without a stamped run id).
+    The derived fields ``run_id`` (unless stamped) and ``counted`` of every record given,
+    batch and stored, are set here; everything else is left as it is.
+    """
+    merged: dict[Key, SpanRecord] = {}
+    before: dict[Key, tuple[str | None, bool]] = {}
+    for span in stored:
+        key = (span.trace_id, span.span_id)
+        merged[key] = span
+        before[key] = (span.run_id, span.counted)
+    written: list[SpanRecord] = []
+    for record in batch:
+        key = (record.trace_id, record.span_id)
+        held = merged.get(key)
+        if held is not None and record.end_ns is None and held.end_ns is not None:
+            continue
+        if not record.run_id_stamped:
+            record.run_id = None  # derived below, from the spans present now
+        merged[key] = record
+        written.append(record)
+
+    if resolve_traces:
+        by_trace: dict[str, list[SpanRecord]] = {t: [] for t in resolve_traces}
+        for span in merged.values():
+            members = by_trace.get(span.trace_id)
+            if members is not None:
+                members.append(span)
+        for members in by_trace.values():
+            nodes = {
+                s.span_id: Node(
+                    s.span_id,
+                    s.parent_span_id,
+                    s.operation,
+                    s.run_id if s.run_id_stamped else None,
+                )
+                for s in members
+            }
+            resolved = resolve_run_ids(nodes)
+            for span in members:
+                span.run_id = resolved[span.span_id]
+
+    by_run: dict[str, list[SpanRecord]] = {run_id: [] for run_id in extra_runs}
+    for run_id, _ in before.values():
+        if run_id:
+            by_run.setdefault(run_id, [])
+    for span in merged.values():
+        if span.run_id:
+            by_run.setdefault(span.run_id, []).append(span)
+
+    plan = IngestPlan(spans=written, versions=versions or {})
+    for run_id, members in by_run.items():
+        mark_counted(members)
+        run = compute_run(run_id, members)
+        if run is None:
+            plan.deleted_runs.append(run_id)
+        else:
+            plan.runs.append(run)
+    written_keys = {(s.trace_id, s.span_id) for s in written}
+    for key, (run_id, counted) in before.items():
+        if key in written_keys:
+            continue
+        span = merged[key]
+        if span.run_id != run_id or span.counted != counted:
+            plan.updates.append((span.trace_id, span.span_id, span.run_id, span.counted))
+    return plan
+
+
+def cutoff_ns(older_than: datetime | timedelta) -> int:
+    """Nanoseconds since the epoch of a prune cut-off: an absolute time or an age from now."""
+    if isinstance(older_than, timedelta):
+        if older_than < timedelta(0):
+            raise ValueError(f"older_than must not be negative; got {older_than!r}")
+        older_than = datetime.now(timezone.utc) - older_than
+    if not isinstance(older_than, datetime):
+        raise TypeError(f"older_than must be a datetime or timedelta; got {older_than!r}")
+    if older_than.tzinfo is None:
+        older_than = older_than.replace(tzinfo=timezone.utc)
+    return int(older_than.timestamp() * 1e9)
+
+
+def check_score(score: float) -> float:
+    """Feedback scores are finite numbers; anything else is rejected with its value."""
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+        raise ValueError(f"feedback score must be a finite number; got {score!r}")
+    return float(score)
+
+
 class Store(ABC):
     """A run and trace store. Query methods return plain dicts with DESIGN.md's field names."""
 
     url: str
 
-    @abstractmethod
+    # --- ingest: the shared algorithm -------------------------------------------------------
     def ingest(self, records: Sequence[SpanRecord]) -> None:
-        """Store spans idempotently per (trace_id, span_id) and recompute the touched runs."""
+        """Store spans idempotently per (trace_id, span_id) and recompute the touched runs.
 
+        Sets the derived ``run_id`` (of unstamped spans) and ``counted`` on the records given.
+        """
+        batch = dedupe(records)
+        if not batch:
+            return
+        with self._writing():
+            conflicts = self._apply(self._plan(batch))
+            for _ in range(MAX_CONFLICT_RETRIES):
+                if not conflicts:
+                    return
+                conflicts = self._apply(self._plan([], conflicts))
+        raise StoreError(
+            f"runs {sorted(conflicts)} in {self.url} kept changing under concurrent writers"
+        )
+
+    def _plan(self, batch: Sequence[SpanRecord], runs: set[str] = frozenset()) -> IngestPlan:  # type: ignore[assignment]
+        run_ids = {r.run_id for r in batch if r.run_id_stamped and r.run_id} | set(runs)
+        traces = {r.trace_id for r in batch}
+        resolve = {r.trace_id for r in batch if not r.run_id_stamped}
+        resolve |= self._unstamped_traces(traces - resolve)
+        stored, versions = self._load(run_ids, resolve)
+        return plan_ingest(batch, stored, resolve, set(runs), versions)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around one batch: a transaction or lock where the backend has one."""
+        yield
+
+    @abstractmethod
+    def _unstamped_traces(self, trace_ids: set[str]) -> set[str]:
+        """Those of ``trace_ids`` that hold a stored span without a stamped run id."""
+
+    @abstractmethod
+    def _load(
+        self, run_ids: set[str], trace_ids: set[str]
+    ) -> tuple[list[SpanRecord], dict[str, Any]]:
+        """Stored spans in ``run_ids`` or ``trace_ids`` (rollup fields; payload may be empty,
+        but a run's top span keeps its resource), and a version token per run seen."""
+
+    @abstractmethod
+    def _apply(self, plan: IngestPlan) -> set[str]:
+        """Write a plan; returns the runs another writer changed meanwhile (to recompute)."""
+
+    # --- queries ----------------------------------------------------------------------------
     @abstractmethod
     def runs(
         self,
@@ -58,7 +246,7 @@ class Store(ABC):
         offset: int = 0,
         order_by: str = "start",
     ) -> list[dict[str, Any]]:
-        """Runs, newest first (or by ``order_by`` descending)."""
+        """Runs, newest first (or by ``order_by`` descending, ties by run_id)."""
 
     @abstractmethod
     def run(self, run_id: str) -> dict[str, Any]:
@@ -68,7 +256,7 @@ class Store(ABC):
     def spans(
         self, *, trace_id: str | None = None, run_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """Flat span dicts, ordered by start time."""
+        """Flat span dicts, ordered by start time (ties by span_id)."""
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         """The spans of a trace, nested under ``children`` (a list of roots)."""
@@ -81,6 +269,22 @@ class Store(ABC):
     @abstractmethod
     def resolve_trace_id(self, trace_id: str) -> str:
         """The full trace id for an id or unique prefix."""
+
+    # --- feedback and retention -------------------------------------------------------------
+    @abstractmethod
+    def add_feedback(
+        self, run_id: str, score: float, comment: str | None = None, *, label: str | None = None
+    ) -> dict[str, Any]:
+        """Record a score (with optional label and comment) for a run; the run's ``feedback``
+        becomes the latest score.
+
+        Returns the stored feedback entry: run_id, score, label, comment, created_at.
+        """
+
+    @abstractmethod
+    def prune(self, older_than: datetime | timedelta) -> int:
+        """Delete runs that started before ``older_than`` (a time, or an age from now), with
+        their spans and feedback; returns how many runs were deleted."""
 
     @abstractmethod
     def close(self) -> None:
@@ -104,7 +308,44 @@ def check_prefix(value: str, what: str) -> str:
     """Ids are lowercase hex; anything else cannot match and is rejected with its value."""
     cleaned = value.strip().lower()
     if not cleaned or any(c not in "0123456789abcdef" for c in cleaned):
-        from agentel.store.errors import NotFoundError
-
         raise NotFoundError(f"{what} {value!r} is not a hex id or id prefix")
     return cleaned
+
+
+def pick_prefix(value: str, prefix: str, ids: list[str], what: str, url: str) -> str:
+    """The one id a prefix names among ``ids`` (up to 11 matches, sorted)."""
+    from agentel.store.errors import AmbiguousIdError
+
+    if prefix in ids:
+        return prefix
+    if not ids:
+        raise NotFoundError(f"no {what} with id or prefix {value!r} in {url}")
+    if len(ids) > 1:
+        raise AmbiguousIdError(value, ids)
+    return ids[0]
+
+
+def run_sort_key(order_by: str) -> Any:
+    """The value runs are ordered by (descending; None sorts last), shared by Python backends."""
+
+    def key(run: RunRecord) -> float | None:
+        if order_by == "start":
+            return run.start_ns
+        if order_by == "cost":
+            return run.cost_usd
+        if order_by == "duration":
+            if run.start_ns is None or run.end_ns is None:
+                return None
+            return run.end_ns - run.start_ns
+        return run.input_tokens + run.output_tokens
+
+    return key
+
+
+def redact_url(url: str) -> str:
+    """A store URL fit for logs and errors: any ``user:password@`` becomes ``***@``."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        host = "***@" + host.rsplit("@", 1)[1]
+    return scheme + sep + host + slash + path

@@ -39,12 +39,30 @@ def _json_safe(value: Any) -> Any:
     return repr(value)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
 def dump_json(value: Any) -> str:
     """Encode attributes/events as strict JSON; NaN, inf and odd types become strings."""
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError):
         return json.dumps(_json_safe(value), separators=(",", ":"), ensure_ascii=False)
+
+
+_shared: dict[int, tuple[Any, str]] = {}
+
+
+def shared_json(value: Any) -> str:
+    """``dump_json`` of an object many records share (a batch's resource dict), encoded once."""
+    held = _shared.get(id(value))
+    if held is not None and held[0] is value:
+        return held[1]
+    text = dump_json(value)
+    if len(_shared) >= 64:
+        _shared.clear()
+    _shared[id(value)] = (value, text)
+    return text
 
 
 @dataclass(slots=True)
@@ -237,7 +255,12 @@ def _price(record: SpanRecord) -> None:
 
 @dataclass(slots=True)
 class RunRecord:
-    """One agent run: the top-most agent/workflow span of a trace with its rollups."""
+    """One agent run: the top-most agent/workflow span of a trace with its rollups.
+
+    ``pid`` and ``host`` come from the top span's resource (``process.pid``, ``host.name``),
+    which the live-run processor always sets, so an unfinished run names the process that
+    was running it.
+    """
 
     run_id: str
     trace_id: str
@@ -264,6 +287,8 @@ class RunRecord:
     ttft_ms: float | None = None
     span_count: int = 0
     feedback: float | None = None
+    pid: int | None = None
+    host: str | None = None
 
     @property
     def duration_ms(self) -> float | None:
@@ -296,6 +321,8 @@ class RunRecord:
             "ttft_ms": self.ttft_ms,
             "span_count": self.span_count,
             "feedback": self.feedback,
+            "pid": self.pid,
+            "host": self.host,
         }
 
 

@@ -152,6 +152,10 @@ def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
     if root is not None:
         run.conversation_id = root.conversation_id or run.conversation_id
         run.user_id = root.user_id or run.user_id
+        pid = root.resource.get("process.pid")
+        run.pid = pid if isinstance(pid, int) and not isinstance(pid, bool) else None
+        host = root.resource.get("host.name")
+        run.host = host if isinstance(host, str) else None
     run.models = sorted(models)
     own = _own_iterations(run_id, spans)
     run.iterations = len(own or iterations) if iterations else run.llm_calls

@@ -2,30 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
+import operator
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from agentel.store.base import Store, check_order_by, check_prefix
-from agentel.store.errors import AmbiguousIdError, NotFoundError
-from agentel.store.records import RUN_COLUMNS, SPAN_COLUMNS, RunRecord, SpanRecord, dump_json
-from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids
+from agentel.store.base import (
+    IngestPlan,
+    Store,
+    check_order_by,
+    check_prefix,
+    check_score,
+    cutoff_ns,
+    pick_prefix,
+)
+from agentel.store.records import (
+    RUN_COLUMNS,
+    SPAN_COLUMNS,
+    RunRecord,
+    SpanRecord,
+    dump_json,
+    shared_json,
+)
+from agentel.store.records import iso_time as _iso_time
 
 _JSON_SPAN_COLUMNS = ("cost_breakdown", "attributes", "events", "links", "resource")
 _BOOL_SPAN_COLUMNS = ("run_id_stamped", "counted")
 _PAYLOAD_COLUMNS = ("attributes", "events", "links", "resource")
 _ROLLUP_COLUMNS = tuple(c for c in SPAN_COLUMNS if c not in _PAYLOAD_COLUMNS)
-# Created on first use, so stores written before feedback existed need no migration.
-_FEEDBACK_TABLE = (
-    "CREATE TABLE IF NOT EXISTS feedback (run_id TEXT NOT NULL, score REAL NOT NULL, "
-    "label TEXT, comment TEXT, created_ns INTEGER NOT NULL)"
-)
 _CHUNK = 500  # SQLite's default limit on bound parameters is 999 on old builds
+
+# The columns as version 1 created them. Later versions add columns with ALTER TABLE, so
+# these lists are frozen: a new database replays every migration in order.
+_V1_SPAN_COLUMNS = SPAN_COLUMNS
+_V1_RUN_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ("pid", "host"))
 
 _SPAN_TYPES = {
     "start_ns": "INTEGER NOT NULL",
@@ -45,15 +61,6 @@ _SPAN_TYPES = {
     "span_id": "TEXT NOT NULL",
     "name": "TEXT NOT NULL",
 }
-_RUN_TYPES = {
-    "run_id": "TEXT PRIMARY KEY",
-    "trace_id": "TEXT NOT NULL",
-    "start_ns": "INTEGER",
-    "end_ns": "INTEGER",
-    "cost_usd": "REAL NOT NULL DEFAULT 0",
-    "ttft_ms": "REAL",
-    "feedback": "REAL",
-}
 _RUN_INT_COLUMNS = {
     "llm_calls",
     "tool_calls",
@@ -67,6 +74,16 @@ _RUN_INT_COLUMNS = {
     "unpriced_calls",
     "span_count",
 }
+_RUN_TYPES = {
+    "run_id": "TEXT PRIMARY KEY",
+    "trace_id": "TEXT NOT NULL",
+    "start_ns": "INTEGER",
+    "end_ns": "INTEGER",
+    "cost_usd": "REAL NOT NULL DEFAULT 0",
+    "ttft_ms": "REAL",
+    "feedback": "REAL",
+    **{c: "INTEGER NOT NULL DEFAULT 0" for c in _RUN_INT_COLUMNS},
+}
 
 
 def _table_sql(table: str, columns: Iterable[str], types: dict[str, str], extra: str = "") -> str:
@@ -75,15 +92,21 @@ def _table_sql(table: str, columns: Iterable[str], types: dict[str, str], extra:
 
 
 def schema_migrations() -> list[tuple[int, list[str]]]:
-    """Forward migrations as (version, statements); applied in order and recorded."""
-    run_types = {**_RUN_TYPES, **{c: "INTEGER NOT NULL DEFAULT 0" for c in _RUN_INT_COLUMNS}}
+    """Forward migrations as (version, statements); applied in order, each recorded once.
+
+    1: spans and runs with the run/trace/start indexes.
+    2: the run's pid and host, the feedback table, and indexes for the filters of
+       ``runs``/``show``/``replay``/``stats``: runs by agent and by conversation, spans by
+       model (run_id, trace_id and start time are indexed since version 1). Each index
+       costs every insert, so there is none that no query needs.
+    """
     return [
         (
             1,
             [
                 _table_sql(
                     "spans",
-                    SPAN_COLUMNS,
+                    _V1_SPAN_COLUMNS,
                     _SPAN_TYPES,
                     ",\n  PRIMARY KEY (trace_id, span_id)",
                 ),
@@ -91,9 +114,29 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
                 "CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns)",
                 "CREATE INDEX IF NOT EXISTS spans_unresolved ON spans (trace_id) "
                 "WHERE run_id_stamped = 0",
-                _table_sql("runs", RUN_COLUMNS, run_types),
+                _table_sql("runs", _V1_RUN_COLUMNS, _RUN_TYPES),
                 "CREATE INDEX IF NOT EXISTS runs_start ON runs (start_ns)",
                 "CREATE INDEX IF NOT EXISTS runs_trace ON runs (trace_id)",
+            ],
+        ),
+        (
+            2,
+            [
+                "ALTER TABLE runs ADD COLUMN pid INTEGER",
+                "ALTER TABLE runs ADD COLUMN host TEXT",
+                "CREATE TABLE IF NOT EXISTS feedback (\n"
+                "  id INTEGER PRIMARY KEY,\n"
+                "  run_id TEXT NOT NULL,\n"
+                "  score REAL NOT NULL,\n"
+                "  label TEXT,\n"
+                "  comment TEXT,\n"
+                "  created_ns INTEGER NOT NULL\n)",
+                "CREATE INDEX IF NOT EXISTS feedback_run ON feedback (run_id, created_ns)",
+                "CREATE INDEX IF NOT EXISTS runs_agent ON runs (agent_name, start_ns)",
+                "CREATE INDEX IF NOT EXISTS runs_conversation ON runs (conversation_id, start_ns) "
+                "WHERE conversation_id IS NOT NULL",
+                "CREATE INDEX IF NOT EXISTS spans_model ON spans (model, start_ns) "
+                "WHERE model IS NOT NULL",
             ],
         ),
     ]
@@ -102,19 +145,43 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
 SCHEMA_VERSION = schema_migrations()[-1][0]
 
 
-def _create_private(path: str) -> None:
-    """Create a new store file readable by its owner only (0600) before SQLite opens it."""
+def _create_private(path: str) -> bool:
+    """Create a new store file readable by its owner only (0600) before SQLite opens it.
+
+    Returns True when the file is new.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
-        return
+        return False
     os.close(fd)
+    return True
+
+
+_UPSERT_SPAN = (
+    f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' for _ in SPAN_COLUMNS)}) "
+    f"ON CONFLICT (trace_id, span_id) DO UPDATE SET "
+    f"{', '.join(f'{c} = excluded.{c}' for c in SPAN_COLUMNS[2:])} "
+    # an unfinished span (a live run's top span) never replaces the finished one
+    "WHERE excluded.end_ns IS NOT NULL OR spans.end_ns IS NULL"
+)
+_UPSERT_RUN = (
+    f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in RUN_COLUMNS)}) "
+    f"ON CONFLICT (run_id) DO UPDATE SET "
+    f"{', '.join(f'{c} = excluded.{c}' for c in RUN_COLUMNS[1:] if c != 'feedback')}"
+)
+_LOAD_COLUMNS = ", ".join([*_ROLLUP_COLUMNS, "CASE WHEN span_id = run_id THEN resource END"])
 
 
 class SQLiteStore(Store):
-    """A store in one SQLite file, safe to share between threads and processes."""
+    """A store in one SQLite file, safe to share between threads and processes.
+
+    A new file is created with ``auto_vacuum = INCREMENTAL`` so ``prune`` can give space back
+    to the file system. A file created before that (auto_vacuum off) keeps working; pruned
+    pages are reused by later writes but the file does not shrink until a manual ``VACUUM``.
+    """
 
     def __init__(self, path: str, *, busy_timeout_ms: int = 30_000) -> None:
         self.path = path
@@ -131,6 +198,8 @@ class SQLiteStore(Store):
             _create_private(self.path)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only possible before any table
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         self._migrate(conn)
@@ -181,122 +250,99 @@ class SQLiteStore(Store):
                 self._conn.close()
             self._conn = None
 
-    # --- ingest ------------------------------------------------------------------------------
-    def ingest(self, records: Sequence[SpanRecord]) -> None:
-        if not records:
-            return
-        rows = [_span_row(r) for r in records]
-        placeholders = ", ".join("?" for _ in SPAN_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in SPAN_COLUMNS[2:])
-        upsert = (
-            f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({placeholders}) "
-            f"ON CONFLICT (trace_id, span_id) DO UPDATE SET {updates}"
-        )
+    # --- ingest primitives ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
         with self._lock:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                touched = {r.run_id for r in records if r.run_id}
-                touched |= self._previous_runs(conn, records)
-                conn.executemany(upsert, rows)
-                touched |= self._resolve_traces(conn, {r.trace_id for r in records})
-                self._rollup(conn, touched)
-                conn.execute("COMMIT")
+                yield
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            conn.execute("COMMIT")
 
-    def _previous_runs(self, conn: sqlite3.Connection, records: Sequence[SpanRecord]) -> set[str]:
-        """Runs that re-delivered unstamped spans belonged to (they may move to another run)."""
-        keys = [(r.trace_id, r.span_id) for r in records if not r.run_id_stamped]
+    def _unstamped_traces(self, trace_ids: set[str]) -> set[str]:
         found: set[str] = set()
-        for trace_id, span_id in keys:
-            row = conn.execute(
-                "SELECT run_id FROM spans WHERE trace_id = ? AND span_id = ?", (trace_id, span_id)
-            ).fetchone()
-            if row and row[0]:
-                found.add(row[0])
-        return found
-
-    def _resolve_traces(self, conn: sqlite3.Connection, trace_ids: set[str]) -> set[str]:
-        """Re-resolve run membership in traces holding unstamped spans; returns runs touched."""
-        touched: set[str] = set()
-        unresolved: list[str] = []
         for chunk in _chunks(sorted(trace_ids)):
             marks = ", ".join("?" for _ in chunk)
-            unresolved += [
+            found.update(
                 row[0]
-                for row in conn.execute(
+                for row in self.conn.execute(
                     f"SELECT DISTINCT trace_id FROM spans WHERE run_id_stamped = 0 "
                     f"AND trace_id IN ({marks})",
                     chunk,
                 )
-            ]
-        for trace_id in unresolved:
-            rows = conn.execute(
-                "SELECT span_id, parent_span_id, operation, run_id, run_id_stamped "
-                "FROM spans WHERE trace_id = ?",
-                (trace_id,),
-            ).fetchall()
-            nodes = {r[0]: Node(r[0], r[1], r[2], r[3] if r[4] else None) for r in rows}
-            current = {r[0]: r[3] for r in rows}
-            resolved = resolve_run_ids(nodes)
-            changes = [
-                (run_id, trace_id, span_id)
-                for span_id, run_id in resolved.items()
-                if current.get(span_id) != run_id
-            ]
-            for _, _, span_id in changes:
-                if current.get(span_id):
-                    touched.add(current[span_id])
-            touched.update(run_id for run_id, _, _ in changes)
-            touched.update(v for v in resolved.values())
-            conn.executemany(
-                "UPDATE spans SET run_id = ? WHERE trace_id = ? AND span_id = ?", changes
             )
-        return touched
+        return found
 
-    def _rollup(self, conn: sqlite3.Connection, run_ids: set[str]) -> None:
-        """Recompute `counted` flags and run records for the given runs."""
-        columns = ", ".join(_ROLLUP_COLUMNS)
-        by_run: dict[str, list[SpanRecord]] = {run_id: [] for run_id in run_ids}
-        for chunk in _chunks(sorted(run_ids)):
-            marks = ", ".join("?" for _ in chunk)
-            for row in conn.execute(
-                f"SELECT {columns} FROM spans WHERE run_id IN ({marks})", chunk
-            ):
-                record = _rollup_record(row)
-                by_run[record.run_id].append(record)  # type: ignore[index]
-        counted_changes: list[tuple[int, str, str]] = []
-        run_rows: list[tuple[Any, ...]] = []
-        deleted: list[tuple[str]] = []
-        for run_id, spans in by_run.items():
-            before = {s.span_id: s.counted for s in spans}
-            mark_counted(spans)
-            counted_changes += [
-                (int(s.counted), s.trace_id, s.span_id)
-                for s in spans
-                if before[s.span_id] != s.counted
-            ]
-            run = compute_run(run_id, spans)
-            if run is None:
-                deleted.append((run_id,))
-            else:
-                run_rows.append(_run_row(run))
-        if counted_changes:
+    def _load(
+        self, run_ids: set[str], trace_ids: set[str]
+    ) -> tuple[list[SpanRecord], dict[str, Any]]:
+        found: dict[tuple[str, str], SpanRecord] = {}
+        for column, values in (("run_id", run_ids), ("trace_id", trace_ids)):
+            for chunk in _chunks(sorted(values)):
+                marks = ", ".join("?" for _ in chunk)
+                for row in self.conn.execute(
+                    f"SELECT {_LOAD_COLUMNS} FROM spans WHERE {column} IN ({marks})", chunk
+                ):
+                    record = _rollup_record(row)
+                    found[(record.trace_id, record.span_id)] = record
+        return list(found.values()), {}
+
+    def _apply(self, plan: IngestPlan) -> set[str]:
+        conn = self.conn
+        if plan.spans:
+            conn.executemany(_UPSERT_SPAN, [_span_row(r) for r in plan.spans])
+        if plan.updates:
             conn.executemany(
-                "UPDATE spans SET counted = ? WHERE trace_id = ? AND span_id = ?", counted_changes
+                "UPDATE spans SET run_id = ?, counted = ? WHERE trace_id = ? AND span_id = ?",
+                [(run_id, int(counted), t, s) for t, s, run_id, counted in plan.updates],
             )
-        if deleted:
-            conn.executemany("DELETE FROM runs WHERE run_id = ?", deleted)
-        if run_rows:
-            marks = ", ".join("?" for _ in RUN_COLUMNS)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in RUN_COLUMNS[1:] if c != "feedback")
-            conn.executemany(
-                f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({marks}) "
-                f"ON CONFLICT (run_id) DO UPDATE SET {updates}",
-                run_rows,
+        if plan.deleted_runs:
+            conn.executemany("DELETE FROM runs WHERE run_id = ?", [(r,) for r in plan.deleted_runs])
+        if plan.runs:
+            conn.executemany(_UPSERT_RUN, [_run_row(r) for r in plan.runs])
+        return set()
+
+    # --- feedback and retention -------------------------------------------------------------
+    def add_feedback(
+        self, run_id: str, score: float, comment: str | None = None, *, label: str | None = None
+    ) -> dict[str, Any]:
+        score = check_score(score)
+        full = self._resolve("runs", "run_id", run_id, "run")
+        created_ns = time.time_ns()
+        with self._writing():
+            self.conn.execute(
+                "INSERT INTO feedback (run_id, score, label, comment, created_ns) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (full, score, label, comment, created_ns),
             )
+            self.conn.execute("UPDATE runs SET feedback = ? WHERE run_id = ?", (score, full))
+        return {
+            "run_id": full,
+            "score": score,
+            "label": label,
+            "comment": comment,
+            "created_at": _iso_time(created_ns),
+        }
+
+    def prune(self, older_than: datetime | timedelta) -> int:
+        """Delete old runs, their spans and feedback, then give free pages back to the file."""
+        cutoff = cutoff_ns(older_than)
+        old = "SELECT run_id FROM runs WHERE start_ns < ?"
+        with self._writing():
+            conn = self.conn
+            conn.execute(f"DELETE FROM spans WHERE run_id IN ({old})", (cutoff,))
+            conn.execute(f"DELETE FROM feedback WHERE run_id IN ({old})", (cutoff,))
+            deleted = conn.execute("DELETE FROM runs WHERE start_ns < ?", (cutoff,)).rowcount
+        with self._lock:
+            if self.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+                # executescript steps the pragma to completion (one step frees one page)
+                self.conn.executescript("PRAGMA incremental_vacuum")
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return deleted
 
     # --- queries -----------------------------------------------------------------------------
     def runs(
@@ -338,30 +384,6 @@ class SQLiteStore(Store):
             ).fetchone()
         return _run_from_row(row).to_dict()
 
-    def add_feedback(
-        self, run_id: str, score: float, comment: str | None = None, *, label: str | None = None
-    ) -> None:
-        """Record feedback on a run (id or unique prefix); the run keeps the latest score."""
-        value = float(score)
-        if not math.isfinite(value):
-            raise ValueError(f"feedback score must be a finite number; got {score!r}")
-        full = self._resolve("runs", "run_id", run_id, "run")
-        with self._lock:
-            conn = self.conn
-            conn.execute(_FEEDBACK_TABLE)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    "INSERT INTO feedback (run_id, score, label, comment, created_ns) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (full, value, label, comment, time.time_ns()),
-                )
-                conn.execute("UPDATE runs SET feedback = ? WHERE run_id = ?", (value, full))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-
     def resolve_trace_id(self, trace_id: str) -> str:
         return self._resolve("spans", "trace_id", trace_id, "trace")
 
@@ -373,14 +395,7 @@ class SQLiteStore(Store):
                 f"ORDER BY {column} LIMIT 11",
                 (prefix, prefix + "g"),
             ).fetchall()
-        ids = [r[0] for r in rows]
-        if prefix in ids:
-            return prefix
-        if not ids:
-            raise NotFoundError(f"no {what} with id or prefix {value!r} in {self.url}")
-        if len(ids) > 1:
-            raise AmbiguousIdError(value, ids)
-        return ids[0]
+        return pick_prefix(value, prefix, [r[0] for r in rows], what, self.url)
 
     def spans(
         self, *, trace_id: str | None = None, run_id: str | None = None
@@ -406,16 +421,29 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
         yield items[i : i + _CHUNK]
 
 
-def _span_row(record: SpanRecord) -> tuple[Any, ...]:
-    values = []
-    for column in SPAN_COLUMNS:
-        value = getattr(record, column)
-        if column in _JSON_SPAN_COLUMNS:
-            value = None if value is None else dump_json(value)
-        elif column in _BOOL_SPAN_COLUMNS:
-            value = int(bool(value))
-        values.append(value)
-    return tuple(values)
+_ROW = operator.attrgetter(*SPAN_COLUMNS)
+_JSON_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in _JSON_SPAN_COLUMNS)
+_BOOL_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in _BOOL_SPAN_COLUMNS)
+
+
+def _span_row(record: SpanRecord) -> list[Any]:
+    values = list(_ROW(record))
+    for i in _JSON_INDEXES:
+        value = values[i]
+        if value is None:
+            continue
+        if not value:
+            values[i] = "[]" if isinstance(value, list) else "{}"
+        elif i == _RESOURCE_INDEX:
+            values[i] = shared_json(value)
+        else:
+            values[i] = dump_json(value)
+    for i in _BOOL_INDEXES:
+        values[i] = int(values[i])
+    return values
+
+
+_RESOURCE_INDEX = SPAN_COLUMNS.index("resource")
 
 
 def _span_from_row(row: Sequence[Any]) -> SpanRecord:
@@ -429,10 +457,13 @@ def _span_from_row(row: Sequence[Any]) -> SpanRecord:
 
 
 def _rollup_record(row: Sequence[Any]) -> SpanRecord:
-    data = dict(zip(_ROLLUP_COLUMNS, row, strict=True))
+    """A stored span without its payload; a run's top span keeps its resource (pid, host)."""
+    data = dict(zip(_ROLLUP_COLUMNS, row[:-1], strict=True))
     data["cost_breakdown"] = None
     for column in _BOOL_SPAN_COLUMNS:
         data[column] = bool(data[column])
+    if row[-1] is not None:
+        data["resource"] = json.loads(row[-1])
     return SpanRecord(**data)
 
 

@@ -1,0 +1,198 @@
+"""The in-process backend (``memory://``): plain dicts behind one lock, nothing persisted.
+
+For tests, notebooks and short scripts; it runs the same ingest algorithm as the persistent
+backends, so it answers every query exactly as they do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from agentel.store.base import (
+    IngestPlan,
+    Key,
+    Store,
+    check_order_by,
+    check_prefix,
+    check_score,
+    cutoff_ns,
+    pick_prefix,
+    run_sort_key,
+)
+from agentel.store.records import RunRecord, SpanRecord, iso_time
+
+
+class MemoryStore(Store):
+    """A thread-safe store in dicts; each instance is its own, empty store."""
+
+    def __init__(self) -> None:
+        self.url = "memory://"
+        self._lock = threading.RLock()
+        self._spans: dict[Key, SpanRecord] = {}
+        self._by_trace: dict[str, set[Key]] = {}
+        self._by_run: dict[str, set[Key]] = {}
+        self._runs: dict[str, RunRecord] = {}
+        self._feedback: list[dict[str, Any]] = []
+
+    # --- ingest primitives ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    def _unstamped_traces(self, trace_ids: set[str]) -> set[str]:
+        return {
+            trace_id
+            for trace_id in trace_ids
+            if any(not self._spans[k].run_id_stamped for k in self._by_trace.get(trace_id, ()))
+        }
+
+    def _load(
+        self, run_ids: set[str], trace_ids: set[str]
+    ) -> tuple[list[SpanRecord], dict[str, Any]]:
+        keys: set[Key] = set()
+        for run_id in run_ids:
+            keys |= self._by_run.get(run_id, set())
+        for trace_id in trace_ids:
+            keys |= self._by_trace.get(trace_id, set())
+        return [replace(self._spans[k]) for k in keys], {}
+
+    def _apply(self, plan: IngestPlan) -> set[str]:
+        for record in plan.spans:
+            key = (record.trace_id, record.span_id)
+            held = self._spans.get(key)
+            if held is not None:
+                if record.end_ns is None and held.end_ns is not None:
+                    continue
+                self._index_run(key, held.run_id, None)
+            self._spans[key] = replace(record)
+            self._by_trace.setdefault(record.trace_id, set()).add(key)
+            self._index_run(key, None, record.run_id)
+        for trace_id, span_id, run_id, counted in plan.updates:
+            key = (trace_id, span_id)
+            held = self._spans[key]
+            self._index_run(key, held.run_id, run_id)
+            held.run_id, held.counted = run_id, counted
+        for run_id in plan.deleted_runs:
+            self._runs.pop(run_id, None)
+        for run in plan.runs:
+            held_run = self._runs.get(run.run_id)
+            self._runs[run.run_id] = replace(
+                run, feedback=held_run.feedback if held_run is not None else None
+            )
+        return set()
+
+    def _index_run(self, key: Key, old: str | None, new: str | None) -> None:
+        if old == new:
+            return
+        if old is not None:
+            members = self._by_run.get(old)
+            if members is not None:
+                members.discard(key)
+                if not members:
+                    del self._by_run[old]
+        if new is not None:
+            self._by_run.setdefault(new, set()).add(key)
+
+    # --- queries ----------------------------------------------------------------------------
+    def runs(
+        self,
+        *,
+        agent: str | None = None,
+        status: str | None = None,
+        limit: int | None = 50,
+        offset: int = 0,
+        order_by: str = "start",
+    ) -> list[dict[str, Any]]:
+        key = run_sort_key(check_order_by(order_by))
+        with self._lock:
+            found = [
+                r
+                for r in self._runs.values()
+                if (agent is None or r.agent_name == agent)
+                and (status is None or r.status == status)
+            ]
+            found.sort(key=lambda r: r.run_id)
+            found.sort(key=lambda r: (key(r) is not None, key(r) or 0), reverse=True)
+            end = None if limit is None or limit < 0 else int(offset) + int(limit)
+            return [r.to_dict() for r in found[int(offset) : end]]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        with self._lock:
+            full = self._prefix(run_id, self._runs, "run")
+            return self._runs[full].to_dict()
+
+    def resolve_trace_id(self, trace_id: str) -> str:
+        with self._lock:
+            return self._prefix(trace_id, self._by_trace, "trace")
+
+    def _prefix(self, value: str, ids: Any, what: str) -> str:
+        prefix = check_prefix(value, what)
+        found = sorted(i for i in ids if i.startswith(prefix))[:11]
+        return pick_prefix(value, prefix, found, what, self.url)
+
+    def spans(
+        self, *, trace_id: str | None = None, run_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            keys: Any = self._spans.keys()
+            if trace_id is not None:
+                keys = self._by_trace.get(trace_id, set())
+            if run_id is not None:
+                keys = set(keys) & self._by_run.get(run_id, set())
+            found = sorted((self._spans[k] for k in keys), key=lambda s: (s.start_ns, s.span_id))
+            return [s.to_dict() for s in found]
+
+    # --- feedback and retention -------------------------------------------------------------
+    def add_feedback(
+        self, run_id: str, score: float, comment: str | None = None, *, label: str | None = None
+    ) -> dict[str, Any]:
+        score = check_score(score)
+        with self._lock:
+            full = self._prefix(run_id, self._runs, "run")
+            created_ns = time.time_ns()
+            entry = {
+                "run_id": full,
+                "score": score,
+                "label": label,
+                "comment": comment,
+                "created_ns": created_ns,
+            }
+            self._feedback.append(entry)
+            self._runs[full].feedback = score
+        return {
+            "run_id": full,
+            "score": score,
+            "label": label,
+            "comment": comment,
+            "created_at": iso_time(created_ns),
+        }
+
+    def prune(self, older_than: datetime | timedelta) -> int:
+        cutoff = cutoff_ns(older_than)
+        with self._lock:
+            old = {
+                run_id
+                for run_id, run in self._runs.items()
+                if run.start_ns is not None and run.start_ns < cutoff
+            }
+            for run_id in old:
+                del self._runs[run_id]
+                for key in self._by_run.pop(run_id, set()):
+                    self._spans.pop(key, None)
+                    members = self._by_trace.get(key[0])
+                    if members is not None:
+                        members.discard(key)
+                        if not members:
+                            del self._by_trace[key[0]]
+            self._feedback = [f for f in self._feedback if f["run_id"] not in old]
+            return len(old)
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,411 @@
+"""The MongoDB backend (``mongodb://host:port/db``): collections spans, runs and feedback.
+
+Only standard MongoDB features are used (unordered bulk writes, unique and sparse indexes,
+an optional TTL index, ``$in`` finds, an aggregation for id prefixes), so it runs on a
+standalone server, a replica set or a sharded cluster (see docs/scaling.md).
+
+Writes: a batch's spans go in with one unordered ``insert_many``; the few that already
+exist (re-delivery) are replaced by ``_id``. Run rollups are computed by the shared Python
+algorithm over a projected find of the touched runs, and written with a version check
+(``_v``): a writer whose view went stale because another process wrote the same run in the
+meantime gets a duplicate-key error from its conditional upsert and recomputes that run.
+The last write therefore always saw every span, without transactions.
+
+Span payloads (attributes, events, links, resource) are stored as JSON strings: attribute
+keys contain dots, and values may not fit BSON (integers beyond 64 bits).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from agentel.store.base import (
+    IngestPlan,
+    Store,
+    check_order_by,
+    check_prefix,
+    check_score,
+    cutoff_ns,
+    pick_prefix,
+)
+from agentel.store.base import redact_url as _redact
+from agentel.store.errors import NotFoundError, StoreError, StoreURLError
+from agentel.store.records import (
+    RUN_COLUMNS,
+    SPAN_COLUMNS,
+    RunRecord,
+    SpanRecord,
+    dump_json,
+    iso_time,
+    shared_json,
+)
+
+ENV_TTL_DAYS = "AGENTEL_MONGODB_TTL_DAYS"
+DEFAULT_DATABASE = "agentel"
+DUPLICATE_KEY = 11000
+
+_PAYLOAD = ("attributes", "events", "links", "resource")
+_SPAN_DEFAULTS: dict[str, Any] = {
+    "status": "unset",
+    "run_id_stamped": False,
+    "category": "other",
+    "counted": False,
+}
+_LOAD_PROJECTION = {c: 0 for c in ("attributes", "events", "links", "cost_breakdown")}
+_SORT_FIELDS = {
+    "start": "start_ns",
+    "cost": "cost_usd",
+    "duration": "duration_ns",
+    "tokens": "tokens",
+}
+
+
+def _utc(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+
+
+def _span_doc(record: SpanRecord) -> dict[str, Any]:
+    """A span as a document: _id trace_id:span_id, None fields left out, payload as JSON."""
+    doc: dict[str, Any] = {"_id": f"{record.trace_id}:{record.span_id}"}
+    for column in SPAN_COLUMNS:
+        value = getattr(record, column)
+        if value is None:
+            continue
+        if column in _PAYLOAD:
+            if not value:
+                continue
+            value = shared_json(value) if column == "resource" else dump_json(value)
+        doc[column] = value
+    doc["start_at"] = _utc(record.start_ns)
+    return doc
+
+
+def _span_from_doc(doc: dict[str, Any], *, payload: bool = True) -> SpanRecord:
+    data = {c: doc.get(c, _SPAN_DEFAULTS.get(c)) for c in SPAN_COLUMNS if c not in _PAYLOAD}
+    record = SpanRecord(**data)
+    for column in _PAYLOAD:
+        text = doc.get(column)
+        if text is not None and (payload or column == "resource"):
+            setattr(record, column, json.loads(text))
+    return record
+
+
+def _run_doc(run: RunRecord, version: int) -> dict[str, Any]:
+    """A run's fields (feedback excluded: add_feedback owns it), sort keys, TTL date, version."""
+    doc = {c: getattr(run, c) for c in RUN_COLUMNS if c not in ("run_id", "feedback")}
+    doc["duration_ns"] = (
+        run.end_ns - run.start_ns if run.start_ns is not None and run.end_ns is not None else None
+    )
+    doc["tokens"] = run.input_tokens + run.output_tokens
+    doc["start_at"] = _utc(run.start_ns) if run.start_ns is not None else None
+    doc["_v"] = version
+    return doc
+
+
+def _run_from_doc(doc: dict[str, Any]) -> RunRecord:
+    data = {c: doc.get(c) for c in RUN_COLUMNS if c != "run_id"}
+    data["models"] = data["models"] or []
+    return RunRecord(run_id=doc["_id"], **{k: v for k, v in data.items() if v is not None})
+
+
+def ttl_days_from_env() -> float | None:
+    """``AGENTEL_MONGODB_TTL_DAYS`` as a positive number of days, or None when unset."""
+    raw = os.environ.get(ENV_TTL_DAYS, "").strip()
+    if not raw:
+        return None
+    try:
+        days = float(raw)
+    except ValueError:
+        days = -1.0
+    if not days > 0:
+        raise StoreError(f"{ENV_TTL_DAYS} must be a positive number of days; got {raw!r}")
+    return days
+
+
+class MongoStore(Store):
+    """A store in one MongoDB database; safe to share between threads and processes."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        server_selection_timeout_ms: int = 3_000,
+        ttl_days: float | None = None,
+    ) -> None:
+        try:
+            import pymongo
+            from pymongo import uri_parser
+        except ImportError as exc:
+            raise StoreError(
+                f"store {_redact(url)} needs pymongo: pip install 'agentel[mongodb]'"
+            ) from exc
+        try:
+            database = uri_parser.parse_uri(url).get("database") or DEFAULT_DATABASE
+        except Exception as exc:
+            raise StoreURLError(f"bad MongoDB URL {_redact(url)!r}: {exc}") from exc
+        self.url = url
+        self._pymongo = pymongo
+        self._client: Any = pymongo.MongoClient(
+            url,
+            serverSelectionTimeoutMS=server_selection_timeout_ms,
+            connectTimeoutMS=server_selection_timeout_ms,
+            appname="agentel",
+            tz_aware=True,
+        )
+        db = self._client[database]
+        self._spans = db["spans"]
+        self._runs = db["runs"]
+        self._feedback = db["feedback"]
+        try:
+            self._ensure_indexes(ttl_days if ttl_days is not None else ttl_days_from_env())
+        except pymongo.errors.ServerSelectionTimeoutError as exc:
+            self._client.close()
+            raise StoreError(
+                f"cannot reach MongoDB at {_redact(url)} within {server_selection_timeout_ms} ms "
+                f"(is the server running?): {exc}"
+            ) from exc
+
+    def _ensure_indexes(self, ttl_days: float | None) -> None:
+        from pymongo import ASCENDING as UP
+        from pymongo import DESCENDING as DOWN
+
+        spans, runs = self._spans, self._runs
+        spans.create_index([("trace_id", UP), ("span_id", UP)], unique=True, name="trace_span")
+        spans.create_index([("run_id", UP), ("start_ns", UP)], name="run_start")
+        spans.create_index([("start_ns", DOWN)], name="start")
+        spans.create_index([("model", UP), ("start_ns", DOWN)], sparse=True, name="model_start")
+        runs.create_index([("start_ns", DOWN)], name="start")
+        runs.create_index([("trace_id", UP)], name="trace")
+        runs.create_index([("agent_name", UP), ("start_ns", DOWN)], sparse=True, name="agent")
+        runs.create_index(
+            [("conversation_id", UP), ("start_ns", DOWN)], sparse=True, name="conversation"
+        )
+        self._feedback.create_index([("run_id", UP), ("created_ns", UP)], name="run")
+        if ttl_days is not None:
+            seconds = int(ttl_days * 86_400)
+            for collection, field in (
+                (spans, "start_at"),
+                (runs, "start_at"),
+                (self._feedback, "created_at"),
+            ):
+                self._ttl_index(collection, field, seconds)
+
+    @staticmethod
+    def _ttl_index(collection: Any, field: str, seconds: int) -> None:
+        """Create (or re-create with a new age) the TTL index on ``field``."""
+        name = f"ttl_{field}"
+        current = collection.index_information().get(name)
+        if current is not None and current.get("expireAfterSeconds") != seconds:
+            collection.drop_index(name)
+        collection.create_index([(field, 1)], expireAfterSeconds=seconds, name=name)
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- ingest primitives ------------------------------------------------------------------
+    def _unstamped_traces(self, trace_ids: set[str]) -> set[str]:
+        if not trace_ids:
+            return set()
+        cursor = self._spans.find(
+            {"trace_id": {"$in": list(trace_ids)}, "run_id_stamped": False},
+            {"trace_id": 1, "_id": 0},
+        )
+        return {doc["trace_id"] for doc in cursor}
+
+    def _load(
+        self, run_ids: set[str], trace_ids: set[str]
+    ) -> tuple[list[SpanRecord], dict[str, Any]]:
+        # versions first, then spans: a write that lands after this read bumps a version,
+        # so the conditional run write below notices it
+        versions: dict[str, Any] = {}
+        docs: dict[str, dict[str, Any]] = {}
+        for values, id_field in ((run_ids, "_id"), (trace_ids, "trace_id")):
+            if values:
+                for doc in self._runs.find({id_field: {"$in": list(values)}}, {"_v": 1}):
+                    versions[doc["_id"]] = doc.get("_v", 0)
+        for field, values in (("run_id", run_ids), ("trace_id", trace_ids)):
+            if values:
+                for doc in self._spans.find({field: {"$in": list(values)}}, _LOAD_PROJECTION):
+                    docs[doc["_id"]] = doc
+        return [_span_from_doc(d, payload=False) for d in docs.values()], versions
+
+    def _apply(self, plan: IngestPlan) -> set[str]:
+        from pymongo import DeleteOne, ReplaceOne, UpdateOne
+        from pymongo.errors import BulkWriteError
+
+        conflicts: set[str] = set()
+        if plan.spans:
+            docs = [_span_doc(r) for r in plan.spans]
+            try:
+                self._spans.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:
+                replace = []
+                for error in exc.details.get("writeErrors", []):
+                    if error.get("code") != DUPLICATE_KEY:
+                        raise
+                    doc = docs[error["index"]]
+                    if doc.get("end_ns") is None:
+                        continue  # a live run's unfinished top span never replaces a stored span
+                    replace.append(
+                        ReplaceOne(
+                            {"_id": doc["_id"], "trace_id": doc["trace_id"]}, doc, upsert=True
+                        )
+                    )
+                if replace:
+                    self._spans.bulk_write(replace, ordered=False)
+        if plan.updates:
+            self._spans.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": f"{t}:{s}", "trace_id": t},
+                        {"$set": {"run_id": run_id, "counted": counted}},
+                    )
+                    for t, s, run_id, counted in plan.updates
+                ],
+                ordered=False,
+            )
+        gone = [r for r in plan.deleted_runs if r in plan.versions]
+        if gone:
+            result = self._runs.bulk_write(
+                [DeleteOne({"_id": r, "_v": plan.versions[r]}) for r in gone], ordered=False
+            )
+            if result.deleted_count != len(gone):
+                conflicts |= set(gone)
+        new = [r for r in plan.runs if r.run_id not in plan.versions]
+        known = [r for r in plan.runs if r.run_id in plan.versions]
+        if new:
+            docs = [{"_id": r.run_id, **_run_doc(r, 1)} for r in new]
+            conflicts |= self._conflicts(lambda: self._runs.insert_many(docs, ordered=False), new)
+        if known:
+            ops = [
+                UpdateOne(
+                    {"_id": r.run_id, "_v": plan.versions[r.run_id]},
+                    {"$set": _run_doc(r, plan.versions[r.run_id] + 1)},
+                    upsert=True,
+                )
+                for r in known
+            ]
+            conflicts |= self._conflicts(lambda: self._runs.bulk_write(ops, ordered=False), known)
+        return conflicts
+
+    def _conflicts(self, write: Any, runs: Sequence[RunRecord]) -> set[str]:
+        """Run ``write``; the runs whose version check failed (duplicate key on ``_id``)."""
+        from pymongo.errors import BulkWriteError
+
+        try:
+            write()
+        except BulkWriteError as exc:
+            found = set()
+            for error in exc.details.get("writeErrors", []):
+                if error.get("code") != DUPLICATE_KEY:
+                    raise
+                found.add(runs[error["index"]].run_id)
+            return found
+        return set()
+
+    # --- queries ----------------------------------------------------------------------------
+    def runs(
+        self,
+        *,
+        agent: str | None = None,
+        status: str | None = None,
+        limit: int | None = 50,
+        offset: int = 0,
+        order_by: str = "start",
+    ) -> list[dict[str, Any]]:
+        field = _SORT_FIELDS[check_order_by(order_by)]
+        query: dict[str, Any] = {}
+        if agent is not None:
+            query["agent_name"] = agent
+        if status is not None:
+            query["status"] = status
+        cursor = self._runs.find(query).sort([(field, -1), ("_id", 1)]).skip(int(offset))
+        if limit is not None and limit >= 0:
+            if limit == 0:
+                return []
+            cursor = cursor.limit(int(limit))
+        return [_run_from_doc(doc).to_dict() for doc in cursor]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        full = self._resolve_run(run_id)
+        doc = self._runs.find_one({"_id": full})
+        if doc is None:
+            raise NotFoundError(f"no run with id or prefix {run_id!r} in {_redact(self.url)}")
+        return _run_from_doc(doc).to_dict()
+
+    def _resolve_run(self, run_id: str) -> str:
+        prefix = check_prefix(run_id, "run")
+        ids = [
+            doc["_id"]
+            for doc in self._runs.find({"_id": {"$gte": prefix, "$lt": prefix + "g"}}, {"_id": 1})
+            .sort("_id", 1)
+            .limit(11)
+        ]
+        return pick_prefix(run_id, prefix, ids, "run", _redact(self.url))
+
+    def resolve_trace_id(self, trace_id: str) -> str:
+        prefix = check_prefix(trace_id, "trace")
+        pipeline = [
+            {"$match": {"trace_id": {"$gte": prefix, "$lt": prefix + "g"}}},
+            {"$group": {"_id": "$trace_id"}},
+            {"$sort": {"_id": 1}},
+            {"$limit": 11},
+        ]
+        ids = [doc["_id"] for doc in self._spans.aggregate(pipeline)]
+        return pick_prefix(trace_id, prefix, ids, "trace", _redact(self.url))
+
+    def spans(
+        self, *, trace_id: str | None = None, run_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {}
+        if trace_id is not None:
+            query["trace_id"] = trace_id
+        if run_id is not None:
+            query["run_id"] = run_id
+        cursor = self._spans.find(query).sort([("start_ns", 1), ("span_id", 1)])
+        return [_span_from_doc(doc).to_dict() for doc in cursor]
+
+    # --- feedback and retention -------------------------------------------------------------
+    def add_feedback(
+        self, run_id: str, score: float, comment: str | None = None, *, label: str | None = None
+    ) -> dict[str, Any]:
+        score = check_score(score)
+        full = self._resolve_run(run_id)
+        created_ns = time.time_ns()
+        self._feedback.insert_one(
+            {
+                "run_id": full,
+                "score": score,
+                "label": label,
+                "comment": comment,
+                "created_ns": created_ns,
+                "created_at": _utc(created_ns),
+            }
+        )
+        self._runs.update_one({"_id": full}, {"$set": {"feedback": score}})
+        return {
+            "run_id": full,
+            "score": score,
+            "label": label,
+            "comment": comment,
+            "created_at": iso_time(created_ns),
+        }
+
+    def prune(self, older_than: datetime | timedelta) -> int:
+        cutoff = cutoff_ns(older_than)
+        pruned = 0
+        while True:
+            old = [
+                doc["_id"]
+                for doc in self._runs.find({"start_ns": {"$lt": cutoff}}, {"_id": 1}).limit(1000)
+            ]
+            if not old:
+                return pruned
+            self._spans.delete_many({"run_id": {"$in": old}})
+            self._feedback.delete_many({"run_id": {"$in": old}})
+            pruned += self._runs.delete_many({"_id": {"$in": old}}).deleted_count

@@ -1,0 +1,242 @@
+"""The Store contract: every test here runs on memory://, sqlite:/// and mongodb://."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from agentel.store import AmbiguousIdError, NotFoundError
+from tests.store.store_helpers import TRACE, agent_run, chat, rec
+
+GPT_4O_MINI = (0.15e-6, 0.60e-6)  # USD per input / output token in the shipped catalog
+
+
+def test_ingest_rolls_up_tokens_and_catalog_cost(store):
+    store.ingest(agent_run())
+    (run,) = store.runs()
+    assert run["run_id"] == "a" * 16
+    assert (run["input_tokens"], run["output_tokens"]) == (2500, 500)
+    assert (run["llm_calls"], run["tool_calls"], run["status"]) == (2, 1, "ok")
+    assert run["cost_usd"] == pytest.approx(2500 * GPT_4O_MINI[0] + 500 * GPT_4O_MINI[1])
+    assert (run["unpriced_calls"], run["models"], run["span_count"]) == (0, ["gpt-4o-mini"], 4)
+    assert (run["agent_name"], run["duration_ms"]) == ("bot", 0.001)
+
+
+def test_ingest_is_idempotent_and_order_independent_across_instances(store, open_backend):
+    spans = agent_run()
+    store.ingest(spans)
+    expected = store.runs()
+    for seed in range(3):
+        shuffled = spans * 2
+        random.Random(seed).shuffle(shuffled)
+        writers = [open_backend() for _ in range(3)]
+        for i in range(0, len(shuffled), 3):
+            writers[i % 3].ingest(shuffled[i : i + 3])
+        assert open_backend().runs() == expected
+        assert len(store.spans(run_id="a" * 16)) == 4
+
+
+def test_unknown_model_is_unpriced_not_free(store):
+    store.ingest([chat("c" * 16, None, model="no-such-model-x", inp=10, out=5)])
+    (run,) = store.runs()
+    assert (run["unpriced_calls"], run["cost_usd"], run["llm_calls"]) == (1, 0, 1)
+    (span,) = store.spans(trace_id=TRACE)
+    assert span["cost_usd"] is None and span["counted"] is True
+
+
+def test_framework_llm_span_around_a_provider_span_is_counted_once(store):
+    run_id = "a" * 16
+    stamp = {"agentel.run.id": run_id}
+    top = rec(run_id, None, end=1000, **stamp, **{"gen_ai.operation.name": "invoke_agent"})
+    outer = chat("f" * 16, run_id, start=5, end=500, inp=900, out=90, **stamp)
+    inner = chat("e" * 16, "f" * 16, start=10, end=400, inp=900, out=90, **stamp)
+    store.ingest([top, outer])  # the framework span first: counted while it has no LLM child
+    assert store.run(run_id)["input_tokens"] == 900
+    store.ingest([inner])  # now the provider span below it takes over
+    run = store.run(run_id)
+    assert (run["input_tokens"], run["output_tokens"], run["llm_calls"]) == (900, 90, 1)
+    counted = {s["span_id"]: s["counted"] for s in store.spans(run_id=run_id)}
+    assert counted == {run_id: False, "f" * 16: False, "e" * 16: True}
+
+
+def test_foreign_spans_without_run_id_join_their_ancestor_run_when_it_arrives(store):
+    store.ingest([chat("c" * 16, "d" * 16, model="gpt-4o", inp=10, out=1)])
+    assert [r["run_id"] for r in store.runs()] == ["c" * 16]  # provisional
+    store.ingest([rec("d" * 16, "9" * 16, **{"gen_ai.operation.name": "invoke_agent"})])
+    assert [r["run_id"] for r in store.runs()] == ["d" * 16]
+    store.ingest([rec("9" * 16, None, name="GET /ask")])  # the HTTP root: a run of its own
+    runs = {r["run_id"]: r for r in store.runs()}
+    assert set(runs) == {"d" * 16, "9" * 16}
+    assert (runs["d" * 16]["input_tokens"], runs["d" * 16]["llm_calls"]) == (10, 1)
+    assert runs["9" * 16]["span_count"] == 1 and runs["9" * 16]["input_tokens"] == 0
+    assert {s["span_id"]: s["run_id"] for s in store.spans(trace_id=TRACE)} == {
+        "c" * 16: "d" * 16,
+        "d" * 16: "d" * 16,
+        "9" * 16: "9" * 16,
+    }
+
+
+def test_stamped_spans_pull_in_an_unstamped_descendant_stored_earlier(store):
+    run_id = "a" * 16
+    store.ingest([chat("c" * 16, "1" * 16)])  # a third-party span under a stamped step
+    stamp = {"agentel.run.id": run_id}
+    store.ingest(
+        [
+            rec(run_id, None, **stamp, **{"gen_ai.operation.name": "invoke_agent"}),
+            rec("1" * 16, run_id, **stamp),
+        ]
+    )
+    (run,) = store.runs()
+    assert (run["run_id"], run["span_count"], run["input_tokens"]) == (run_id, 3, 1000)
+
+
+def test_redelivered_span_with_new_content_replaces_the_old_one(store):
+    spans = agent_run()
+    store.ingest(spans)
+    failed = rec(
+        "2" * 16,
+        "a" * 16,
+        start=110,
+        end=120,
+        status="error",
+        **{"agentel.run.id": "a" * 16, "gen_ai.operation.name": "execute_tool"},
+    )
+    store.ingest([failed, failed])
+    run = store.run("a" * 16)
+    assert (run["errors"], run["tool_calls"], run["span_count"]) == (1, 1, 4)
+
+
+def test_live_run_is_running_until_its_top_span_ends(store):
+    run_id = "a" * 16
+    live = rec(
+        run_id,
+        None,
+        end=None,
+        resource={"process.pid": 4242, "host.name": "box"},
+        **{"agentel.run.id": run_id, "gen_ai.operation.name": "invoke_agent"},
+        **{"gen_ai.agent.name": "bot"},
+    )
+    store.ingest([live])
+    run = store.run(run_id)
+    assert (run["status"], run["end_time"], run["agent_name"]) == ("running", None, "bot")
+    assert (run["pid"], run["host"]) == (4242, "box")
+    store.ingest(agent_run()[1:])  # steps finish first: still running
+    assert store.run(run_id)["status"] == "running"
+    store.ingest([agent_run()[0]])
+    finished = store.run(run_id)
+    assert (finished["status"], finished["llm_calls"], finished["pid"]) == ("ok", 2, None)
+    store.ingest([live])  # a late snapshot never replaces the finished span
+    assert store.run(run_id) == finished
+
+
+def test_prefixes_and_errors_name_the_bad_value(store):
+    other = "ab" + "0" * 14
+    store.ingest(
+        [
+            *agent_run("a"),
+            rec(
+                other,
+                None,
+                trace_id="cd" * 16,
+                **{"gen_ai.operation.name": "invoke_agent", "agentel.run.id": other},
+            ),
+        ]
+    )
+    assert store.run("aaaa")["run_id"] == "a" * 16
+    assert store.run("AB0")["run_id"] == other
+    with pytest.raises(AmbiguousIdError) as info:
+        store.run("a")
+    assert set(info.value.candidates) == {"a" * 16, other}
+    with pytest.raises(NotFoundError, match="'ffff'"):
+        store.run("ffff")
+    with pytest.raises(NotFoundError, match="not a hex id"):
+        store.run("x'; DROP TABLE runs; --")
+    assert store.resolve_trace_id("cd") == "cd" * 16
+    with pytest.raises(NotFoundError, match="'ee'"):
+        store.trace("ee")
+
+
+def test_trace_and_run_tree_nest_children(store):
+    store.ingest(agent_run())
+    (root,) = store.trace(TRACE[:6])
+    assert root["span_id"] == "a" * 16
+    assert [c["span_id"] for c in root["children"]] == ["1" * 16, "2" * 16, "3" * 16]
+    assert all(c["counted"] for c in root["children"] if c["category"] == "llm")
+    assert store.run_tree("aaa") == [root]
+    span = root["children"][0]
+    assert span["attributes"]["gen_ai.usage.input_tokens"] == 1000
+    assert span["cost_breakdown"]["input"] == pytest.approx(1000 * GPT_4O_MINI[0])
+
+
+def test_runs_filter_order_and_page(store):
+    store.ingest(agent_run("a", trace_id="a1" * 16, start=1_000))
+    store.ingest(agent_run("b", trace_id="b1" * 16, start=3_000)[1:3])  # still running
+    store.ingest(
+        [
+            rec(
+                "c" * 16,
+                None,
+                trace_id="c1" * 16,
+                start=2_000,
+                end=9_000,
+                status="error",
+                **{"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "other"},
+            )
+        ]
+    )
+
+    def ids(**kw):
+        return [r["run_id"][0] for r in store.runs(**kw)]
+
+    assert ids() == ["b", "c", "a"]
+    assert ids(order_by="duration") == ["c", "a", "b"]  # unfinished last
+    assert ids(order_by="tokens") == ["a", "b", "c"]
+    assert ids(order_by="cost") == ["a", "b", "c"]
+    assert ids(agent="bot") == ["a"] and ids(status="error") == ["c"]
+    assert ids(status="running") == ["b"]
+    assert ids(limit=1, offset=1) == ["c"] and ids(limit=None) == ["b", "c", "a"]
+    assert ids(limit=0) == []
+    with pytest.raises(ValueError, match="'speed'"):
+        store.runs(order_by="speed")
+
+
+def test_feedback_sets_the_run_score_and_survives_new_spans(store):
+    store.ingest(agent_run()[1:])
+    entry = store.add_feedback("aaaa", 0.25, comment="slow", label="poor")
+    assert entry["run_id"] == "a" * 16 and entry["comment"] == "slow"
+    assert entry["label"] == "poor"
+    assert entry["created_at"].endswith("Z")
+    store.add_feedback("a" * 16, 1)
+    store.ingest([agent_run()[0]])
+    assert store.run("a" * 16)["feedback"] == 1.0
+    with pytest.raises(ValueError, match="nan"):
+        store.add_feedback("a" * 16, float("nan"))
+    with pytest.raises(NotFoundError):
+        store.add_feedback("ffff", 1)
+
+
+def test_prune_deletes_old_runs_with_their_spans(store):
+    now = datetime.now(timezone.utc)
+    old_ns = int((now - timedelta(days=40)).timestamp() * 1e9)
+    new_ns = int((now - timedelta(hours=1)).timestamp() * 1e9)
+    store.ingest(agent_run("a", trace_id="a1" * 16, start=old_ns))
+    store.ingest(agent_run("b", trace_id="b1" * 16, start=new_ns))
+    store.add_feedback("a" * 16, 0.5)
+    assert store.prune(timedelta(days=30)) == 1
+    assert [r["run_id"] for r in store.runs()] == ["b" * 16]
+    assert store.spans(trace_id="a1" * 16) == [] and len(store.spans()) == 4
+    assert store.prune(now - timedelta(days=30)) == 0
+    with pytest.raises(ValueError, match="negative"):
+        store.prune(timedelta(days=-1))
+
+
+def test_empty_and_duplicate_batches(store):
+    store.ingest([])
+    assert store.runs() == [] and store.spans() == []
+    with pytest.raises(NotFoundError):
+        store.run("a")
+    spans = agent_run()
+    store.ingest(spans + spans[::-1])
+    assert store.run("a")["span_count"] == 4 and len(store.spans()) == 4

@@ -1,0 +1,57 @@
+"""MongoDB specifics: concurrent writers, TTL retention, a clear error for a missing server."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from agentel.store import StoreError, open_store
+from agentel.store.mongodb import MongoStore
+from tests.store.store_helpers import agent_run
+
+
+def test_a_writer_with_a_stale_view_recomputes_the_run(mongodb_url):
+    first, second = MongoStore(mongodb_url), MongoStore(mongodb_url)
+    spans = agent_run()
+    stale = first._plan(spans[:2])  # computed before the other writer's spans land
+    second.ingest(spans[2:])
+    conflicts = first._apply(stale)
+    assert conflicts == {"a" * 16}
+    assert first._apply(first._plan([], conflicts)) == set()
+    with MongoStore(mongodb_url) as reference:
+        run = reference.run("a" * 16)
+    assert (run["span_count"], run["llm_calls"], run["input_tokens"]) == (4, 2, 2500)
+    first.close()
+    second.close()
+
+
+def test_ttl_index_follows_agentel_mongodb_ttl_days(monkeypatch, mongodb_url):
+    monkeypatch.setenv("AGENTEL_MONGODB_TTL_DAYS", "30")
+    with open_store(mongodb_url) as store:
+        info = store._spans.index_information()["ttl_start_at"]
+        assert info["expireAfterSeconds"] == 30 * 86_400
+        assert store._runs.index_information()["ttl_start_at"]["expireAfterSeconds"] == 2_592_000
+        assert "ttl_created_at" in store._feedback.index_information()
+        store.ingest(agent_run())
+        doc = store._spans.find_one({"span_id": "1" * 16})
+        assert doc["start_at"].year == 1970  # a real date, so the server can expire it
+    monkeypatch.setenv("AGENTEL_MONGODB_TTL_DAYS", "7")
+    with open_store(mongodb_url) as store:
+        assert store._spans.index_information()["ttl_start_at"]["expireAfterSeconds"] == 604_800
+    monkeypatch.setenv("AGENTEL_MONGODB_TTL_DAYS", "soon")
+    with pytest.raises(StoreError, match="'soon'"):
+        open_store(mongodb_url)
+
+
+def test_unreachable_server_fails_fast_with_a_clear_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(
+        StoreError, match=rf"cannot reach MongoDB at mongodb://\*\*\*@127.0.0.1:{port}"
+    ):
+        MongoStore(f"mongodb://u:pw@127.0.0.1:{port}/db", server_selection_timeout_ms=300)
+    assert time.monotonic() - started < 5
