@@ -13,7 +13,9 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
+import pytest
 from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from agentel.sdk.receiver import OTLPReceiver
@@ -50,10 +52,37 @@ class Collector(trace_service_pb2_grpc.TraceServiceServicer):
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
+class MetricsCollector(metrics_service_pb2_grpc.MetricsServiceServicer):
+    """A gRPC OTLP metrics service that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[metrics_service_pb2.ExportMetricsServiceRequest] = []
+
+    def Export(self, request, context):
+        self.requests.append(request)
+        return metrics_service_pb2.ExportMetricsServiceResponse()
+
+    def points(self, name: str) -> list:
+        """The data points of ``name`` in the last export (temporality is cumulative)."""
+        exports = [
+            [
+                point
+                for resource in request.resource_metrics
+                for scope in resource.scope_metrics
+                for metric in scope.metrics
+                if metric.name == name
+                for point in (*metric.histogram.data_points, *metric.sum.data_points)
+            ]
+            for request in self.requests
+        ]
+        return next((points for points in reversed(exports) if points), [])
+
+
 def test_grpc_collector_receives_exactly_what_the_store_holds(tmp_path):
-    collector = Collector()
+    collector, metrics = Collector(), MetricsCollector()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(metrics, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
@@ -76,6 +105,16 @@ def test_grpc_collector_receives_exactly_what_the_store_holds(tmp_path):
         mine = stored[record.span_id]
         assert record.attributes == mine["attributes"]  # cost attributes included
         assert (record.input_tokens, record.cost_usd) == (mine["input_tokens"], mine["cost_usd"])
+
+    # metrics went out over OTLP too: token usage, duration and cost agree with the store
+    llm_spans = [s for s in stored.values() if s["category"] == "llm"]
+    tokens = metrics.points("gen_ai.client.token.usage")
+    assert sum(p.sum for p in tokens) == sum(
+        s["input_tokens"] + s["output_tokens"] for s in llm_spans
+    )
+    assert sum(p.count for p in metrics.points("gen_ai.client.operation.duration")) == 2
+    cost = sum(p.as_double for p in metrics.points("agentel.client.cost"))
+    assert cost == pytest.approx(sum(s["cost_usd"] for s in llm_spans), abs=1e-12)
 
 
 def test_zero_code_tees_to_the_store_and_an_otlp_http_endpoint(tmp_path):

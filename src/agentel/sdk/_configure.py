@@ -94,9 +94,15 @@ class Handle:
         """The store spans are written to (the only way to reach a ``memory://`` store)."""
         return self._exporter.store if self._exporter is not None else None
 
+    meter_provider: Any = None
+    """The MeterProvider ``configure(otlp=...)`` created for metrics over OTLP, if any."""
+
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Export everything buffered so far; True when it all went out in time."""
-        return all(p.force_flush(timeout_millis) for p in self.processors)
+        flushed = all(p.force_flush(timeout_millis) for p in self.processors)
+        if self.meter_provider is not None:
+            flushed = self.meter_provider.force_flush(timeout_millis) and flushed
+        return flushed
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
         """Flush, stop the exporters and remove the instrumentation; idempotent."""
@@ -112,6 +118,8 @@ class Handle:
         self.force_flush(timeout_millis)
         for processor in self.processors:
             processor.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown(timeout_millis)
 
 
 def configure(
@@ -158,6 +166,7 @@ def configure(
         provider.add_span_processor(processor)
     if owns:
         trace.set_tracer_provider(provider)
+    meter_provider = _otlp_meter_provider(otlp, provider.resource) if otlp else None
 
     instrumentors = []
     for name in wanted:
@@ -166,7 +175,10 @@ def configure(
             if instrumentor.is_instrumented_by_opentelemetry:
                 continue  # already on (e.g. by opentelemetry-instrument): not ours to remove
             instrumentor.instrument(
-                tracer_provider=provider, capture_content=capture_content, redact=redact
+                tracer_provider=provider,
+                meter_provider=meter_provider,
+                capture_content=capture_content,
+                redact=redact,
             )
         except Exception as exc:
             logger.info("agentel: %s instrumentation not enabled: %s", name, exc)
@@ -175,13 +187,14 @@ def configure(
             instrumentors.append(instrumentor)
 
     handle = Handle(provider, processors, instrumentors, store, owns, exporter)
+    handle.meter_provider = meter_provider
     atexit.register(handle.shutdown, 5_000)
     return handle
 
 
-def _otlp_protocol() -> str:
+def _otlp_protocol(signal: str) -> str:
     protocol = (
-        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL")
         or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
         or "http/protobuf"
     ).strip()
@@ -196,7 +209,7 @@ def _otlp_exporter(otlp: bool | str) -> SpanExporter:
     ``otlp`` may be an endpoint URL; with http/protobuf the ``/v1/traces`` path is added the
     way the SDK does for ``OTEL_EXPORTER_OTLP_ENDPOINT``.
     """
-    protocol = _otlp_protocol()
+    protocol = _otlp_protocol("TRACES")
     try:
         if protocol == "grpc":
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -213,3 +226,38 @@ def _otlp_exporter(otlp: bool | str) -> SpanExporter:
     if protocol == "grpc":
         return OTLPSpanExporter(endpoint=otlp)
     return OTLPSpanExporter(endpoint=otlp.rstrip("/") + "/v1/traces")
+
+
+def _otlp_meter_provider(otlp: bool | str, resource: Resource) -> Any:
+    """A MeterProvider exporting agentel's metrics (token usage, duration, time to first
+    chunk, cost) over OTLP next to the spans, configured by the same variables.
+
+    It is passed to agentel's instrumentors only, so it never replaces an application's
+    global MeterProvider.
+    """
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    protocol = _otlp_protocol("METRICS")
+    try:
+        if protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
+                OTLPMetricExporter,
+            )
+    except ImportError as exc:
+        raise RuntimeError(
+            "configure(otlp=...) needs the OTLP exporter: pip install 'agentel[otlp]'"
+        ) from exc
+    if not isinstance(otlp, str):
+        exporter = OTLPMetricExporter()
+    elif protocol == "grpc":
+        exporter = OTLPMetricExporter(endpoint=otlp)
+    else:
+        exporter = OTLPMetricExporter(endpoint=otlp.rstrip("/") + "/v1/metrics")
+    return MeterProvider(
+        resource=resource,
+        metric_readers=[PeriodicExportingMetricReader(exporter)],
+        shutdown_on_exit=False,  # the handle's exit hook shuts it down
+    )
