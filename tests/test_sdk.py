@@ -67,3 +67,22 @@ print("ok")
     assert out.stdout.strip() == "ok"
     with open_store(f"sqlite:///{tmp_path / 'joined.db'}") as store:
         assert [r["name"] for r in store.runs()] == ["request"]
+
+
+def test_queue_full_warnings_are_rate_limited() -> None:
+    """A stalled exporter makes the SDK warn once per dropped span; we let one through."""
+    import logging
+
+    from agentel.sdk._logging import QueueFullFilter
+
+    qfilter = QueueFullFilter(interval=3600)
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("x", logging.WARNING, __file__, 1, msg, ("span",), None)
+
+    passed = [qfilter.filter(record("Queue full, dropping %s.")) for _ in range(1000)]
+    assert passed.count(True) == 1
+    assert qfilter.filter(record("Exception while exporting %s."))  # other records untouched
+    qfilter.interval = 0
+    later = record("Queue full, dropping %s.")
+    assert qfilter.filter(later) and "999 more drops not logged" in later.getMessage()

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from agentel.exporters._base import StoreSpanExporter
 from agentel.exporters.processor import LiveRunSpanProcessor, RunIdSpanProcessor
 from agentel.instrumentation._config import set_default_redactor
+from agentel.sdk._logging import install_queue_full_filter
 from agentel.semconv.pricing import PriceBook, set_default_pricebook
 from agentel.store import Store, default_store_url, open_store
 
@@ -147,6 +148,7 @@ def configure(
     if prices is not None:
         set_default_pricebook(PriceBook.from_env(overrides=prices))
     set_default_redactor(redact)
+    install_queue_full_filter()
 
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
