@@ -46,7 +46,9 @@ def capture_on(monkeypatch):
     monkeypatch.setenv(A.ENV_MAX_CONTENT_CHARS, "12")
 
 
-def test_generator_output_is_collected_and_capped(capture_on, sqlite_recording) -> None:
+def test_generator_output_is_collected_and_capped(
+    capture_on, monkeypatch, sqlite_recording
+) -> None:
     @tool("stream_words")
     def words():
         yield from ["alpha ", "beta ", "gamma ", "delta ", "epsilon"]
@@ -60,12 +62,13 @@ def test_generator_output_is_collected_and_capped(capture_on, sqlite_recording) 
         return [part async for part in stream_answer()]
 
     assert list(words()) == ["alpha ", "beta ", "gamma ", "delta ", "epsilon"]
+    monkeypatch.setenv(A.ENV_MAX_CONTENT_CHARS, "200")  # read at each call
     assert asyncio.run(consume()) == ["Hello", ", ", "world"]
 
     _, spans = stored(sqlite_recording)
     by_name = named(spans)
     result = by_name["execute_tool stream_words"]["attributes"][A.GEN_AI_TOOL_CALL_RESULT]
-    assert result == "alpha beta g...[truncated]"
+    assert result == "alpha beta g...[agentel: truncated 5 chars]"  # of what was collected
     messages = json.loads(by_name["invoke_agent streamer"]["attributes"][A.GEN_AI_OUTPUT_MESSAGES])
     assert messages == [
         {"role": "assistant", "parts": [{"type": "text", "content": "Hello, world"}]}
@@ -235,3 +238,21 @@ def test_feedback_rejects_unknown_runs_and_bad_scores(sqlite_recording) -> None:
         agentel.sdk.feedback("abcdef", float("nan"), store=sqlite_recording.url)
     with pytest.raises(ValueError, match="current span"):
         agentel.sdk.feedback(None, 1.0, store=sqlite_recording.url)
+
+
+def test_decorated_output_passes_the_redaction_hook(capture_on, sqlite_recording) -> None:
+    from agentel.instrumentation._config import set_default_redactor
+
+    @tool("lookup")
+    def lookup() -> str:
+        return "key=sk-123"
+
+    set_default_redactor(lambda text: text.replace("sk-123", "[key]"))
+    try:
+        assert lookup() == "key=sk-123"  # the caller's value is untouched
+    finally:
+        set_default_redactor(None)
+    _, spans = stored(sqlite_recording)
+    assert named(spans)["execute_tool lookup"]["attributes"][A.GEN_AI_TOOL_CALL_RESULT] == (
+        "key=[key]"
+    )

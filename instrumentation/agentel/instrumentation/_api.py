@@ -29,6 +29,7 @@ from agentel.semconv.attributes import Operation
 
 from ._common import TRACER_NAME, add_event, clean_attributes, log_once, set_attribute
 from ._config import InstrumentationConfig
+from ._content import encode as encode_content
 from ._handles import AgentHandle, LLMHandle, SpanHandle, ToolHandle
 from .version import __version__
 
@@ -293,19 +294,19 @@ class _Output:
     Generators add their items one by one; collection stops once the cap is reached.
     """
 
-    __slots__ = ("chars", "enabled", "items", "limit", "truncated")
+    __slots__ = ("chars", "config", "enabled", "items", "limit", "truncated")
 
-    def __init__(self, enabled: bool, limit: int) -> None:
-        self.enabled = enabled
-        self.limit = limit
+    def __init__(self, config: InstrumentationConfig) -> None:
+        self.config = config
+        self.enabled = config.capture_content
+        self.limit = config.max_content_chars
         self.items: list[Any] = []
         self.chars = 0
         self.truncated = False
 
     @classmethod
     def collector(cls) -> _Output:
-        config = InstrumentationConfig.resolve()
-        return cls(config.capture_content, config.max_content_chars)
+        return cls(InstrumentationConfig.resolve())
 
     @classmethod
     def single(cls, value: Any) -> _Output:
@@ -325,18 +326,14 @@ class _Output:
         self.truncated = self.chars > self.limit
 
     def text(self) -> str | None:
-        """The output as text (strings joined, anything else as JSON), capped; None if off."""
+        """The output as text (strings joined, anything else as JSON); None if off."""
         if not self.enabled:
             return None
         if all(isinstance(item, str) for item in self.items):
-            text = "".join(self.items)
-        elif len(self.items) == 1:
-            text = _to_text(self.items[0])
-        else:
-            text = _to_text(self.items)
-        if len(text) > self.limit:
-            text = text[: self.limit] + "...[truncated]"
-        return text
+            return "".join(self.items)
+        if len(self.items) == 1:
+            return _to_text(self.items[0])
+        return _to_text(self.items)
 
 
 def _to_text(value: Any) -> str:
@@ -358,9 +355,11 @@ def _record_output(handle: SpanHandle, key: str, output: _Output) -> None:
             return
         if key == A.GEN_AI_OUTPUT_MESSAGES:
             message = {"role": "assistant", "parts": [{"type": "text", "content": text}]}
-            set_attribute(handle.span, key, json.dumps([message], ensure_ascii=False))
+            value = encode_content([message], output.config)  # redacted, JSON, capped
         else:
-            set_attribute(handle.span, key, text)
+            value = encode_content(text, output.config)
+        if value is not None:
+            set_attribute(handle.span, key, value)
     except Exception:
         log_once("record_output", "could not record a decorated call's output")
 

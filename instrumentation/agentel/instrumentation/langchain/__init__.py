@@ -85,7 +85,9 @@ class LangChainInstrumentor(BaseInstrumentor):
         )
         handler = AgentelCallbackHandler(
             tracer,
-            InstrumentationConfig.resolve(capture_content=kwargs.get("capture_content")),
+            InstrumentationConfig.resolve(
+                capture_content=kwargs.get("capture_content"), redact=kwargs.get("redact")
+            ),
             chain_spans=kwargs.get("chain_spans", True),
             root_operation=root_operation,
         )

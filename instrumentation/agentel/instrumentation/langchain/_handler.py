@@ -26,6 +26,7 @@ from agentel.semconv.attributes import Operation
 from .._attach import Attachments
 from .._common import as_token_count, clean_attributes, log_once
 from .._config import InstrumentationConfig
+from .._content import encode as encode_content
 from .._handles import AgentHandle, LLMHandle, SpanHandle, ToolHandle
 
 FRAMEWORK = "langchain"
@@ -117,15 +118,10 @@ class AgentelCallbackHandler(BaseCallbackHandler):
             handle.end(None if error is None or _is_control_flow(error) else error)
 
     def _capped(self, value: Any) -> str | None:
-        if not self._config.capture_content or value is None:
+        """Captured content, redacted, JSON-encoded and capped (None when capture is off)."""
+        if not self._config.capture_content:
             return None
-        try:
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
-        except (TypeError, ValueError):  # e.g. circular structures
-            log_once("langchain.content", "could not encode content", exc_info=False)
-            return None
-        limit = self._config.max_content_chars
-        return text if len(text) <= limit else text[:limit] + "...[truncated]"
+        return encode_content(value, self._config)
 
     # --- chains: invocations and steps ------------------------------------------------------------
 

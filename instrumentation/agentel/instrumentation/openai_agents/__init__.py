@@ -59,7 +59,9 @@ class OpenAIAgentsInstrumentor(BaseInstrumentor):
         tracer = trace.get_tracer(
             __name__, __version__, tracer_provider=kwargs.get("tracer_provider")
         )
-        config = InstrumentationConfig.resolve(capture_content=kwargs.get("capture_content"))
+        config = InstrumentationConfig.resolve(
+            capture_content=kwargs.get("capture_content"), redact=kwargs.get("redact")
+        )
         processor = AgentelTracingProcessor(tracer, config)
         if kwargs.get("exclusive"):
             set_trace_processors([processor])

@@ -9,7 +9,6 @@ store counts its tokens once.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +24,7 @@ from agentel.semconv.attributes import Operation, Provider
 from .._attach import Attachments
 from .._common import clean_attributes, log_once, set_attribute
 from .._config import InstrumentationConfig
+from .._content import encode as encode_content
 from .._handles import AgentHandle, LLMHandle, SpanHandle, ToolHandle
 
 FRAMEWORK = "openai_agents"
@@ -89,15 +89,10 @@ class AgentelTracingProcessor(TracingProcessor):
             return self._handles.pop(key, None)
 
     def _capped(self, value: Any) -> str | None:
-        if not self._config.capture_content or value is None:
+        """Captured content, redacted, JSON-encoded and capped (None when capture is off)."""
+        if not self._config.capture_content:
             return None
-        try:
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
-        except (TypeError, ValueError):  # e.g. circular structures
-            log_once("openai_agents.content", "could not encode content", exc_info=False)
-            return None
-        limit = self._config.max_content_chars
-        return text if len(text) <= limit else text[:limit] + "...[truncated]"
+        return encode_content(value, self._config)
 
     # --- traces: the workflow -------------------------------------------------------------------------
 
