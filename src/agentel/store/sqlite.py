@@ -109,6 +109,9 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
        ``runs``/``show``/``replay``/``stats``: runs by agent and by conversation, spans by
        model (run_id, trace_id and start time are indexed since version 1). Each index
        costs every insert, so there is none that no query needs.
+    4: ``spans_usage``, a covering index of the counted LLM/embedding spans ordered by model
+       and duration: ``stats(by="model")`` reads only it, its sums in one pass and each
+       percentile by seeking to its rank. (Version 3 belongs to the ingest work.)
     """
     return [
         (
@@ -147,6 +150,15 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
                 "WHERE conversation_id IS NOT NULL",
                 "CREATE INDEX IF NOT EXISTS spans_model ON spans (model, start_ns) "
                 "WHERE model IS NOT NULL",
+            ],
+        ),
+        (
+            4,
+            [
+                "CREATE INDEX IF NOT EXISTS spans_usage ON spans (model, "
+                "max(0, end_ns - start_ns), start_ns, end_ns, status, input_tokens, "
+                "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
+                "cost_usd) WHERE counted = 1",
             ],
         ),
     ]
@@ -459,25 +471,19 @@ class SQLiteStore(Store):
             after = (last[_START], last[_SPAN_ID], last[_TRACE_ID])
 
     def _stats(self, by: str, since_ns: int | None, until_ns: int | None) -> list[dict[str, Any]]:
-        """Sums and counts by GROUP BY; each percentile by seeking to its rank in the group's
-        sorted durations (nothing but the answer leaves SQLite)."""
+        """Sums and counts by GROUP BY, percentiles in SQL too: only the answers leave SQLite.
+        Stats by model read only the ``spans_usage`` index (migration 4)."""
         if by in SPAN_GROUPINGS:
             table = "spans"
             key = {"model": "model", "provider": "provider", "tool": "tool_name"}[by]
             if by == "tool":
                 where, cost, unpriced = ["category = 'tool'"], "0", "0"
-            else:
-                where = ["counted = 1", "category IN ('llm', 'embedding')"]
-                cost, unpriced = _PICO_SQL, "cost_usd IS NULL"
-            duration = "CASE WHEN end_ns IS NOT NULL THEN max(0, end_ns - start_ns) END"
+            else:  # counted spans are exactly the LLM/embedding spans that roll up
+                where, cost, unpriced = ["counted = 1"], _PICO_SQL, "cost_usd IS NULL"
         else:
             table, where = "runs", []
             key = _BUCKET_SQL.get(by, "agent_name")
             cost, unpriced = _PICO_SQL, "unpriced_calls"
-            duration = (
-                "CASE WHEN start_ns IS NOT NULL AND end_ns IS NOT NULL "
-                "THEN max(0, end_ns - start_ns) END"
-            )
         params: list[Any] = []
         for bound, op in ((since_ns, ">="), (until_ns, "<")):
             if bound is not None:
@@ -485,27 +491,44 @@ class SQLiteStore(Store):
                 params.append(bound)
         condition = " AND ".join(where) or "1"
         tokens = ", ".join(f"coalesce(sum({t}), 0)" for t in TOKEN_FIELDS)
-        sql = (
-            f"SELECT {key}, count(*), sum(status = 'error'), {tokens}, "
-            f"coalesce(sum({cost}), 0), coalesce(sum({unpriced}), 0), count({duration}) "
+        timed = f"{condition} AND end_ns IS NOT NULL AND start_ns IS NOT NULL"
+        totals = (
+            f"SELECT {key}, count(*), coalesce(sum(status = 'error'), 0), {tokens}, "
+            f"coalesce(sum({cost}), 0), coalesce(sum({unpriced}), 0), "
+            f"count(CASE WHEN end_ns IS NOT NULL AND start_ns IS NOT NULL THEN 1 END) "
             f"FROM {table} WHERE {condition} GROUP BY 1"
         )
-        seek = (
-            f"SELECT {duration} AS d FROM {table} WHERE {condition} AND {key} IS ? "
-            f"AND {duration} IS NOT NULL ORDER BY d LIMIT 1 OFFSET ?"
-        )
-        rows = []
         with self._lock:
-            for group, count, errors, *sums, cost_pico, unpriced_n, timed in self.conn.execute(
-                sql, params
-            ).fetchall():
-                ranks = [
-                    self.conn.execute(seek, [*params, group, rank(timed, p)]).fetchone()[0]
-                    if timed
-                    else None
-                    for p in PERCENTILES
-                ]
-                rows.append(stat_row(group, count, errors, sums, cost_pico, unpriced_n, *ranks))
+            groups = self.conn.execute(totals, params).fetchall()
+            if by == "model":  # seek to each rank along the spans_usage index
+                seek = (
+                    f"SELECT {_DURATION_SQL} FROM spans WHERE {timed} AND model IS ? "
+                    f"ORDER BY {_DURATION_SQL} LIMIT 1 OFFSET ?"
+                )
+                picked = {
+                    g[0]: [
+                        self.conn.execute(seek, [*params, g[0], rank(g[-1], p)]).fetchone()[0]
+                        for p in PERCENTILES
+                    ]
+                    for g in groups
+                    if g[-1]
+                }
+            else:  # one pass: number each group's sorted durations, keep the nearest ranks
+                ranks = " OR ".join(f"n = max(1, ({p} * total + 99) / 100)" for p in PERCENTILES)
+                window = (
+                    f"SELECT k, d FROM (SELECT {key} AS k, {_DURATION_SQL} AS d, "
+                    f"row_number() OVER (PARTITION BY {key} ORDER BY {_DURATION_SQL}) AS n, "
+                    f"count(*) OVER (PARTITION BY {key}) AS total FROM {table} WHERE {timed}) "
+                    f"WHERE {ranks} ORDER BY k, n"
+                )
+                picked = {}
+                for group, duration in self.conn.execute(window, params):
+                    picked.setdefault(group, []).append(duration)
+        rows = []
+        for group, count, errors, *sums, cost_pico, unpriced_n, _ in groups:
+            found = picked.get(group, [])
+            p50, p95 = (found[0], found[-1]) if found else (None, None)
+            rows.append(stat_row(group, count, errors, sums, cost_pico, unpriced_n, p50, p95))
         return rows
 
 
@@ -513,6 +536,7 @@ _PAGE = 1000
 _PRUNE_BATCH = 1000
 _JSON_IDS = "(SELECT value FROM json_each(?))"
 _PICO_SQL = "CAST(cost_usd * 1e12 + 0.5 AS INTEGER)"
+_DURATION_SQL = "max(0, end_ns - start_ns)"
 _BUCKET_SQL = {
     "day": "strftime('%Y-%m-%d', start_ns / 1000000000, 'unixepoch')",
     "hour": "strftime('%Y-%m-%dT%H:00Z', start_ns / 1000000000, 'unixepoch')",
