@@ -611,6 +611,7 @@ def build_replay(
     (requests before results), then span start order, then span id.
     """
     ordered = sorted(spans, key=span_order)
+    exchanged = _tool_exchanges(s for s in ordered if s.category in USAGE_CATEGORIES)
     timeline = _Timeline()
     top = next((s for s in ordered if s.span_id == run["run_id"]), None)
     head = top or (ordered[0] if ordered else None)
@@ -634,7 +635,7 @@ def build_replay(
         if span.category in USAGE_CATEGORIES:
             _llm_entries(timeline, span, order, seen_user)
         elif span.category == "tool":
-            _tool_entries(timeline, span, order)
+            _tool_entries(timeline, span, order, exchanged)
         _event_entries(timeline, span, order)
         if span is top and span.end_ns is not None:
             timeline.add(
@@ -720,17 +721,41 @@ def _llm_entries(timeline: _Timeline, span: SpanRecord, order: int, seen: Counte
     )
 
 
-def _tool_entries(timeline: _Timeline, span: SpanRecord, order: int) -> None:
+def _tool_exchanges(llm_spans: Iterable[SpanRecord]) -> dict[tuple[str, str], Any]:
+    """Tool call arguments and results by (kind, call id), as the captured messages show them:
+    ``tool_call`` parts of model outputs and ``tool_call_response`` parts of later inputs."""
+    found: dict[tuple[str, str], Any] = {}
+    for span in llm_spans:
+        for key, kind, field in (
+            (A.GEN_AI_OUTPUT_MESSAGES, "tool_call", "arguments"),
+            (A.GEN_AI_INPUT_MESSAGES, "tool_call_response", "response"),
+        ):
+            for message in _messages(_content(span, key)):
+                parts = message.get("parts") if isinstance(message, Mapping) else None
+                for part in parts if isinstance(parts, list) else ():
+                    if isinstance(part, Mapping) and part.get("type") == kind and part.get("id"):
+                        found.setdefault((kind, str(part["id"])), part.get(field))
+    return found
+
+
+def _tool_entries(
+    timeline: _Timeline, span: SpanRecord, order: int, exchanged: dict[tuple[str, str], Any]
+) -> None:
+    """tool_called / tool_result; arguments and result from the tool span's own content, or
+    else from the model's messages that carry the same tool call id."""
+    arguments = _content(span, A.GEN_AI_TOOL_CALL_ARGUMENTS)
+    result = _content(span, A.GEN_AI_TOOL_CALL_RESULT)
+    if span.tool_call_id:
+        if arguments is None:
+            arguments = exchanged.get(("tool_call", span.tool_call_id))
+        if result is None:
+            result = exchanged.get(("tool_call_response", span.tool_call_id))
     timeline.add(
         "tool_called",
         span.start_ns,
         span,
         order,
-        {
-            "tool_name": span.tool_name,
-            "tool_call_id": span.tool_call_id,
-            "arguments": _content(span, A.GEN_AI_TOOL_CALL_ARGUMENTS),
-        },
+        {"tool_name": span.tool_name, "tool_call_id": span.tool_call_id, "arguments": arguments},
     )
     if span.end_ns is not None:
         timeline.add(
@@ -744,7 +769,7 @@ def _tool_entries(timeline: _Timeline, span: SpanRecord, order: int) -> None:
                 "status": span.status,
                 "duration_ms": span.duration_ms,
                 "error_type": span.error_type,
-                "result": _content(span, A.GEN_AI_TOOL_CALL_RESULT),
+                "result": result,
             },
         )
 
