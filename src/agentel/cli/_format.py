@@ -45,9 +45,11 @@ def money(usd: float | None, unpriced: int = 0) -> str:
 
 
 def tokens(value: int | None) -> str:
-    """``1,234`` or ``12.3k`` for large counts; ``-`` when absent."""
+    """``1,234``, ``123.4k`` or ``418.2M`` for large counts; ``-`` when absent."""
     if value is None:
         return "-"
+    if value >= 10_000_000:
+        return f"{value / 1e6:.1f}M"
     if value >= 100_000:
         return f"{value / 1000:.1f}k"
     return f"{value:,}"

@@ -62,8 +62,13 @@ class AgentelGroup(click.Group):
             raise BadInput(str(exc)) from exc
         except (NotFoundError, AmbiguousIdError, StoreError) as exc:
             raise click.ClickException(str(exc)) from exc
-        except (sqlite3.Error, OSError) as exc:
+        except BrokenPipeError:  # `agentel export | head`: stop quietly, as other tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
+        except sqlite3.Error as exc:
             raise click.ClickException(f"store error: {exc}") from exc
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from exc
         except Exception as exc:
             if type(exc).__module__.split(".")[0] in ("pymongo", "bson"):
                 raise click.ClickException(f"MongoDB error: {exc}") from exc

@@ -67,8 +67,34 @@ _SPAN_DEFAULTS: dict[str, Any] = {
     "counted": False,
 }
 _LOAD_PROJECTION = {c: 0 for c in ("attributes", "events", "links", "cost_breakdown")}
+RUN_ID_LENGTH = 16
 _WHERE_FIELDS = {f: f for f in FIELDS} | {"run_id": "_id", "model": "models"}
-_STATS_PROJECTION = {c: 0 for c in ("attributes", "events", "links", "resource", "cost_breakdown")}
+_STATS_PROJECTION = {
+    "_id": 0,
+    **{
+        c: 1
+        for c in (
+            "trace_id",
+            "span_id",
+            "name",
+            "kind",
+            "category",
+            "counted",
+            "model",
+            "provider",
+            "tool_name",
+            "status",
+            "start_ns",
+            "end_ns",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "cost_usd",
+        )
+    },
+}
 _SORT_FIELDS = {
     "start": "start_ns",
     "cost": "cost_usd",
@@ -354,7 +380,7 @@ class MongoStore(Store):
         offset: int,
         order_by: str,
     ) -> list[RunRecord]:
-        clauses: list[dict[str, Any]] = []
+        query: dict[str, Any] = {}  # one flat document: planners pick indexes best from it
         for field, value in (
             ("agent_name", found.agent),
             ("status", found.status),
@@ -364,26 +390,25 @@ class MongoStore(Store):
             ("models", found.model),
         ):
             if value is not None:
-                clauses.append({field: value})
+                query[field] = value
         start = _range(found.since_ns, found.until_ns)
         if start:
-            clauses.append({"start_ns": start})
+            query["start_ns"] = start
         if found.min_cost is not None:
-            clauses.append({"cost_usd": {"$gte": found.min_cost}})
+            query["cost_usd"] = {"$gte": found.min_cost}
         if found.min_duration_ms is not None:
-            clauses.append({"duration_ms": {"$gte": found.min_duration_ms}})
+            query["duration_ms"] = {"$gte": found.min_duration_ms}
         if found.has_error is not None:
-            clauses.append({"errors": {"$gt": 0} if found.has_error else 0})
+            query["errors"] = {"$gt": 0} if found.has_error else 0
         if found.provider is not None:
-            with_provider = self._spans.distinct(
-                "run_id", {"provider": found.provider, "counted": True}
+            with_provider = set(
+                self._spans.distinct("run_id", {"provider": found.provider, "counted": True})
             )
-            clauses.append({"_id": {"$in": [r for r in with_provider if r]}})
+            run_ids = with_provider if run_ids is None else run_ids & with_provider
         if run_ids is not None:
-            clauses.append({"_id": {"$in": sorted(run_ids)}})
+            query["_id"] = {"$in": sorted(r for r in run_ids if r)}
         if found.where is not None:
-            clauses.append(to_mongo(found.where, _WHERE_FIELDS))
-        query = {"$and": clauses} if clauses else {}
+            query["$and"] = [to_mongo(found.where, _WHERE_FIELDS)]
         field = _SORT_FIELDS[order_by]
         cursor = self._runs.find(query).sort([(field, -1), ("_id", 1)]).skip(offset)
         if limit is not None:
@@ -399,6 +424,8 @@ class MongoStore(Store):
 
     def _resolve_run(self, run_id: str) -> str:
         prefix = check_prefix(run_id, "run")
+        if len(prefix) == RUN_ID_LENGTH and self._runs.find_one({"_id": prefix}, {"_id": 1}):
+            return prefix  # a whole id: one lookup by _id instead of a range scan
         ids = [
             doc["_id"]
             for doc in self._runs.find({"_id": {"$gte": prefix, "$lt": prefix + "g"}}, {"_id": 1})
