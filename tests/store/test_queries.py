@@ -357,3 +357,18 @@ def test_nearest_rank():
     values = list(range(1, 101))
     assert (nearest_rank(values, 50), nearest_rank(values, 95)) == (50, 95)
     assert (nearest_rank([1, 2, 3, 4], 50), nearest_rank([1, 2, 3, 4], 95)) == (2, 4)
+
+
+def test_export_pages_through_ties_without_losing_or_repeating_spans(store):
+    from tests.store.store_helpers import rec
+
+    spans = [
+        rec(f"{i:016x}", None, trace_id=f"{t:032x}", start=5 if i % 3 else 7, end=9)
+        for t in (1, 2, 3)
+        for i in range(850)
+    ]  # 2550 spans, only two distinct start times, the same span ids in three traces
+    store.ingest(spans)
+    exported = [(r.start_ns, r.span_id, r.trace_id) for r in store.export()]
+    assert len(exported) == len(set(exported)) == 2550
+    assert exported == sorted(exported)
+    assert len(store.spans(since=datetime.fromtimestamp(0, tz=timezone.utc), limit=2001)) == 2001

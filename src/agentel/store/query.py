@@ -28,7 +28,10 @@ _AGE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|m|h|d|w)\s*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _DURATION_MS = {"ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
-TIME_HELP = "a datetime, an ISO date/time such as 2026-11-21 or 2026-11-21T08:00, or an age such as 30m, 2h, 7d, 2w"
+TIME_HELP = (
+    "a datetime, an ISO date/time such as 2026-11-21 or 2026-11-21T08:00, "
+    "or an age such as 30m, 2h, 7d, 2w"
+)
 
 
 def _ns(moment: datetime) -> int:
