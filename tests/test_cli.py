@@ -70,4 +70,4 @@ def test_errors_name_the_bad_value(demo_dir):
     missing = agentel("show", "ffffff", "--store", "sqlite:///agentel-demo.db", cwd=demo_dir)
     assert missing.returncode == 1 and "'ffffff'" in missing.stderr
     bad_url = agentel("runs", "--store", "postgres://x", cwd=demo_dir)
-    assert bad_url.returncode == 1 and "postgres://x" in bad_url.stderr
+    assert bad_url.returncode == 2 and "postgres://x" in bad_url.stderr

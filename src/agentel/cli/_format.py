@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
@@ -42,9 +45,11 @@ def money(usd: float | None, unpriced: int = 0) -> str:
 
 
 def tokens(value: int | None) -> str:
-    """``1,234`` or ``12.3k`` for large counts; ``-`` when absent."""
+    """``1,234``, ``123.4k`` or ``418.2M`` for large counts; ``-`` when absent."""
     if value is None:
         return "-"
+    if value >= 10_000_000:
+        return f"{value / 1e6:.1f}M"
     if value >= 100_000:
         return f"{value / 1000:.1f}k"
     return f"{value:,}"
@@ -92,3 +97,177 @@ def span_tree(title: Text | str, roots: list[dict[str, Any]]) -> Tree:
         node = parent.add(_span_label(span))
         stack.extend((node, child) for child in reversed(span["children"]))
     return tree
+
+
+# --- replay -----------------------------------------------------------------------------------
+def clip(text: str, limit: int = 160) -> str:
+    """One line of at most ``limit`` characters (newlines become spaces, ``…`` marks a cut)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def compact(value: Any, limit: int = 160) -> str:
+    """A value as short one-line JSON (text stays text)."""
+    if isinstance(value, str):
+        return clip(value, limit)
+    return clip(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")), limit)
+
+
+def _offset(entry: dict[str, Any], first: datetime) -> str:
+    ms = (datetime.fromisoformat(entry["time"].replace("Z", "+00:00")) - first).total_seconds()
+    return "+0ms" if ms <= 0 else "+" + duration(ms * 1000)
+
+
+def _replay_text(kind: str, d: dict[str, Any]) -> Text:
+    text = Text()
+    if kind == "run_started":
+        text.append(d["agent_name"] or d["name"] or "run", style="bold")
+        for label in ("conversation_id", "user_id", "service_name"):
+            if d.get(label):
+                text.append(f"  {label.split('_')[0]} {d[label]}")
+    elif kind == "user_message":
+        text.append(clip(d["content"]), style="bold")
+    elif kind == "llm_request":
+        text.append(f"{d['model'] or d['name']}", style="bold")
+        if d["provider"]:
+            text.append(f" ({d['provider']})")
+        if d["input_messages"]:
+            text.append(f"  {d['input_messages']} messages")
+        if d["iteration"] is not None:
+            text.append(f"  iteration {d['iteration']}")
+    elif kind == "llm_response":
+        text.append(f"{d['model'] or '-'}", style="bold")
+        text.append(
+            f"  in {tokens(d['input_tokens'])} / out {tokens(d['output_tokens'])}"
+            f"  {money(d['cost_usd']) if d['counted'] else '(counted below)'}"
+            f"  {duration(d['duration_ms'])}"
+        )
+        if d["ttft_ms"] is not None:
+            text.append(f"  ttft {duration(d['ttft_ms'])}")
+        if d["status"] == "error":
+            text.append("  failed", style="bold red")
+        if d["tool_calls"]:
+            text.append(f"  -> calls {', '.join(str(t) for t in d['tool_calls'])}")
+        if d["output"]:
+            text.append(f"  {clip(d['output'], 120)!r}", style="italic")
+    elif kind == "tool_called":
+        text.append(f"{d['tool_name']}", style="bold")
+        if d["arguments"] is not None:
+            text.append(f"({compact(d['arguments'], 120)})")
+        if d["tool_call_id"]:
+            text.append(f"  {d['tool_call_id']}", style="dim")
+    elif kind == "tool_result":
+        text.append(f"{d['tool_name']}", style="bold")
+        text.append(f"  {duration(d['duration_ms'])}")
+        if d["status"] == "error":
+            text.append(f"  failed: {d['error_type'] or 'error'}", style="bold red")
+        if d["result"] is not None:
+            text.append(f"  -> {compact(d['result'], 120)}")
+    elif kind == "error":
+        text.append(f"{d['error_type'] or 'error'}: {clip(d['message'] or '')}", style="bold red")
+        text.append(f"  (in {d['span_name']})")
+    elif kind == "custom":
+        text.append(d["event"], style="bold")
+        text.append(f"  {compact(d['attributes'])}")
+    elif kind == "run_finished":
+        text.append_text(status_text(d["status"]))
+        text.append(
+            f"  {duration(d['duration_ms'])}  llm {d['llm_calls']}  tools {d['tool_calls']}"
+            f"  tokens {tokens(d['input_tokens'])}/{tokens(d['output_tokens'])}"
+            f"  {money(d['cost_usd'], d['unpriced_calls'])}"
+        )
+        if d["errors"]:
+            text.append(f"  errors {d['errors']}", style="bold red")
+    else:  # plan, state_updated
+        text.append(compact(d))
+    return text
+
+
+_REPLAY_STYLE = {"error": "red", "run_started": "bold", "run_finished": "bold"}
+
+
+def replay_lines(entries: list[dict[str, Any]]) -> list[Text]:
+    """One line per replay entry: offset from the first entry, type, what happened."""
+    if not entries:
+        return [Text("no entries")]
+    first = datetime.fromisoformat(entries[0]["time"].replace("Z", "+00:00"))
+    lines = [Text(f"{entries[0]['time']}  (offsets from here)", style="dim")]
+    for entry in entries:
+        line = Text(f"{_offset(entry, first):>9}  ", style="cyan")
+        line.append(f"{entry['type']:<14}", style=_REPLAY_STYLE.get(entry["type"], ""))
+        line.append_text(_replay_text(entry["type"], entry["data"]))
+        lines.append(line)
+    return lines
+
+
+# --- stats --------------------------------------------------------------------------------------
+STAT_FIELDS = (
+    "group",
+    "count",
+    "errors",
+    "error_rate",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "unpriced_calls",
+    "p50_ms",
+    "p95_ms",
+)
+
+
+def group_label(value: str | None) -> str:
+    return "(none)" if value is None else value
+
+
+def stats_table(rows: list[dict[str, Any]], by: str) -> Table:
+    """The stats rows as a table."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column(by, no_wrap=True)
+    for column in ("count", "errors", "tokens in", "tokens out", "cached", "cost", "p50", "p95"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in rows:
+        errors = f"{row['errors']} ({row['error_rate']:.0%})" if row["errors"] else "0"
+        table.add_row(
+            group_label(row["group"]),
+            f"{row['count']:,}",
+            Text(errors, style="red" if row["errors"] else ""),
+            tokens(row["input_tokens"]),
+            tokens(row["output_tokens"]),
+            tokens(row["cache_read_tokens"]),
+            money(row["cost_usd"], row["unpriced_calls"]),
+            duration(row["p50_ms"]),
+            duration(row["p95_ms"]),
+        )
+    return table
+
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(value: float, top: float, width: int) -> str:
+    """A horizontal bar of ``value / top`` of ``width`` cells, in eighths of a cell."""
+    if top <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value / top * width * 8))
+    full, part = divmod(eighths, 8)
+    return "█" * full + (_EIGHTHS[part] if part else "")
+
+
+def cost_chart(rows: list[dict[str, Any]], by: str, width: int = 40) -> Text:
+    """A terminal bar chart of cost per group."""
+    chart = Text(f"cost by {by}\n", style="bold")
+    top = max(row["cost_usd"] for row in rows)
+    if top <= 0:
+        chart.append("no priced usage in these groups")
+        return chart
+    label_width = min(32, max(len(group_label(r["group"])) for r in rows))
+    for row in rows:
+        label = clip(group_label(row["group"]), label_width).ljust(label_width)
+        chart.append(f"{label}  ")
+        chart.append(bar(row["cost_usd"], top, width).ljust(width), style="green")
+        chart.append(f"  {money(row['cost_usd'], row['unpriced_calls'])}\n")
+    chart.rstrip()
+    return chart

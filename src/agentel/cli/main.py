@@ -1,10 +1,17 @@
-"""The ``agentel`` command line: list runs, show a run's tree, run the demo."""
+"""The ``agentel`` command line: runs, show, replay, stats, export, import, prune, feedback,
+demo, prices and receive."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
+import os
+import sqlite3
 import sys
-from typing import Any
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import IO, Any
 
 import click
 from rich.console import Console
@@ -15,13 +22,57 @@ from agentel.cli import _format as fmt
 from agentel.store import (
     AmbiguousIdError,
     NotFoundError,
+    QueryError,
     Store,
     StoreError,
+    StoreURLError,
     default_store_url,
     open_store,
+    sqlite_path,
 )
+from agentel.store.query import REPLAY_TYPES, STATS_BY, parse_duration_ms, parse_time
+from agentel.store.where import WhereError, parse
 
 STORE_HELP = "Store URL: sqlite:///file.db, mongodb://host:port/db or memory:// [env AGENTEL_STORE]"
+
+EXIT_CODES = """\b
+Exit status:
+  0  success
+  1  not found (unknown run or trace id, ambiguous id prefix: the candidates are listed)
+     or an operational error (store unreachable or unreadable, spans rejected on import)
+  2  bad usage or input (unknown option, bad --where / --since / --store value, a file
+     that is not OTLP/JSON), or prune refused without --yes when not interactive"""
+
+
+class BadInput(click.ClickException):
+    """Bad input that is not a command-line syntax error: exit status 2."""
+
+    exit_code = 2
+
+
+class AgentelGroup(click.Group):
+    """Turns store errors into messages and exit statuses (see ``EXIT_CODES``), not tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (WhereError, QueryError, StoreURLError) as exc:
+            raise BadInput(str(exc)) from exc
+        except (NotFoundError, AmbiguousIdError, StoreError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except BrokenPipeError:  # `agentel export | head`: stop quietly, as other tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
+        except sqlite3.Error as exc:
+            raise click.ClickException(f"store error: {exc}") from exc
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in ("pymongo", "bson"):
+                raise click.ClickException(f"MongoDB error: {exc}") from exc
+            raise
 
 
 def _console() -> Console:
@@ -32,18 +83,88 @@ def _console() -> Console:
     return console
 
 
-def _open(url: str | None) -> Store:
-    try:
-        return open_store(url or default_store_url())
-    except (StoreError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+def _open(url: str | None, *, existing: bool = False) -> Store:
+    """Open a store; with ``existing``, a SQLite file that is not there is an error, not a new
+    empty store (a typo in --store must not look like "no runs")."""
+    url = url or default_store_url()
+    if existing and url.startswith("sqlite:"):
+        path = sqlite_path(url)
+        if path != ":memory:" and not os.path.exists(path):
+            raise click.ClickException(f"no store at {path} ({url}): nothing was recorded there")
+    return open_store(url)
 
 
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+@contextlib.contextmanager
+def _progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr, only when stderr is a terminal; yields ``advance(n)``."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = [TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+class WhenType(click.ParamType):
+    """A time bound: an ISO date/time or an age (30m, 2h, 7d, 2w)."""
+
+    name = "WHEN"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            ns = parse_time(value, param.name if param and param.name else "time")
+        except QueryError as exc:
+            self.fail(str(exc), param, ctx)
+        return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)  # type: ignore[operator]
+
+
+class DurationType(click.ParamType):
+    """A duration: milliseconds, or 500ms, 2s, 1.5m, 1h."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return parse_duration_ms(value, "duration")
+        except QueryError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class WhereType(click.ParamType):
+    """A filter expression, parsed (never evaluated) at once so a bad one exits 2."""
+
+    name = "EXPR"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse(value)
+        except WhereError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+WHEN = WhenType()
 store_option = click.option("--store", "store_url", metavar="URL", default=None, help=STORE_HELP)
+since_option = click.option(
+    "--since", type=WHEN, help="Only from this time on: 2026-11-21, 2026-11-21T08:00, 30m, 2h, 7d."
+)
+until_option = click.option("--until", type=WHEN, help="Only before this time (same forms).")
 
 
 def format_option(*choices: str) -> Any:
@@ -57,14 +178,19 @@ def format_option(*choices: str) -> Any:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=AgentelGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXIT_CODES,
+)
 @click.version_option(package_name="agentel")
 def main() -> None:
     """agentel: OpenTelemetry for AI agents.
 
     Read back what instrumented agents recorded: every run, LLM call and tool call, with
     tokens, cost, latency and errors. Every command takes --store (default: $AGENTEL_STORE
-    or sqlite:///agentel.db).
+    or sqlite:///agentel.db). Ids may be given as any unique prefix. Output is plain (no
+    colour) when it is not a terminal; --format json gives stable snake_case fields.
     """
 
 
@@ -104,6 +230,27 @@ def print_runs(runs: list[dict[str, Any]], console: Console) -> None:
 @click.option(
     "--status", type=click.Choice(["running", "ok", "error", "abandoned"]), help="Only this status."
 )
+@since_option
+@until_option
+@click.option("--model", help="Only runs that called this model.")
+@click.option("--provider", help="Only runs that called this provider (openai, anthropic...).")
+@click.option("--conversation", help="Only runs of this conversation id.")
+@click.option("--user", help="Only runs for this user id.")
+@click.option("--service", help="Only runs of this service.name.")
+@click.option("--min-cost", type=click.FloatRange(min=0), metavar="USD", help="Cost at least.")
+@click.option("--min-duration", type=DurationType(), help="Duration at least: 1500, 500ms, 2s.")
+@click.option(
+    "--errors/--no-errors", "has_error", default=None, help="Only runs with / without a failure."
+)
+@click.option(
+    "--text", help="Substring of captured prompts, completions, tool arguments or results."
+)
+@click.option(
+    "--where",
+    type=WhereType(),
+    help="Filter expression, e.g. \"cost_usd > 0.01 and model == 'gpt-4o'\" "
+    "(fields: the run's JSON fields; and, or, not, in, null).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
@@ -114,25 +261,18 @@ def print_runs(runs: list[dict[str, Any]], console: Console) -> None:
     help="Sort key, descending.",
 )
 @format_option("table", "json")
-def runs(
-    store_url: str | None,
-    agent: str | None,
-    status: str | None,
-    limit: int,
-    offset: int,
-    order_by: str,
-    output: str,
-) -> None:
-    """List runs, newest first: agent, status, duration, LLM and tool calls, tokens, cost."""
-    with _open(store_url) as store:
-        found = store.runs(
-            agent=agent, status=status, limit=limit, offset=offset, order_by=order_by
-        )
+def runs(store_url: str | None, output: str, **filters: Any) -> None:
+    """List runs, newest first: agent, status, duration, LLM and tool calls, tokens, cost.
+
+    All filters combine (and). Times are UTC.
+    """
+    with _open(store_url, existing=True) as store:
+        found = store.runs(**filters)
     if output == "json":
         _echo_json(found)
         return
     if not found:
-        click.echo(f"no runs in {store_url or default_store_url()}")
+        click.echo(f"no matching runs in {store_url or default_store_url()}")
         return
     print_runs(found, _console())
 
@@ -165,17 +305,309 @@ def show(run_id: str, store_url: str | None, output: str) -> None:
 
     RUN is a run id or any unique prefix of one.
     """
-    with _open(store_url) as store:
+    with _open(store_url, existing=True) as store:
+        if output == "json":
+            run = store.run(run_id)
+            _echo_json({**run, "spans": store.run_tree(run["run_id"])})
+        else:
+            print_run(store, run_id, _console())
+
+
+@main.command(short_help="Replay one run as a timeline of what happened, in order.")
+@click.argument("run_id", metavar="RUN")
+@store_option
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    type=click.Choice(REPLAY_TYPES),
+    help="Only entries of this type (repeatable).",
+)
+@since_option
+@until_option
+@format_option("text", "json", "jsonl")
+def replay(
+    run_id: str,
+    store_url: str | None,
+    types: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    output: str,
+) -> None:
+    """Replay one run as a timeline: what the user asked, each LLM request and response
+    (tokens, cost, time to first token), tool calls and results, plans, state updates,
+    errors and custom events, in order.
+
+    Prompts, completions and tool arguments appear only when content capture was on
+    (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT). RUN is a run id or unique prefix.
+    """
+    with _open(store_url, existing=True) as store:
+        entries = store.replay(run_id, types=types or None, since=since, until=until)
+    if output == "json":
+        _echo_json(entries)
+    elif output == "jsonl":
+        for entry in entries:
+            click.echo(json.dumps(entry, ensure_ascii=False))
+    else:
+        console = _console()
+        for line in fmt.replay_lines(entries):
+            console.print(line, soft_wrap=True)
+
+
+@main.command(short_help="Count, tokens, cost, latency and errors per model, tool, agent, day...")
+@store_option
+@click.option(
+    "--by",
+    type=click.Choice(STATS_BY),
+    default="model",
+    show_default=True,
+    help="Group by model, provider or tool (spans), or agent, day or hour (runs).",
+)
+@since_option
+@until_option
+@format_option("table", "json", "csv")
+def stats(
+    store_url: str | None,
+    by: str,
+    since: datetime | None,
+    until: datetime | None,
+    output: str,
+) -> None:
+    """Totals per group: count, errors, tokens, cost, p50/p95 latency, with a bar chart of
+    cost.
+
+    model/provider: LLM and embedding calls whose usage counts towards runs (a framework
+    span around a provider span counts once); tool: tool calls; agent/day/hour: runs, by
+    their start (UTC). Percentiles are nearest-rank over finished items.
+    """
+    with _open(store_url, existing=True) as store:
+        rows = store.stats(by, since=since, until=until)
+    if output == "json":
+        _echo_json(rows)
+    elif output == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(fmt.STAT_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    elif not rows:
+        click.echo(f"nothing recorded in {store_url or default_store_url()} for these times")
+    else:
+        console = _console()
+        console.print(fmt.stats_table(rows, by))
+        console.print()
+        console.print(fmt.cost_chart(rows, by, width=min(50, max(10, console.width - 40))))
+
+
+def _resolve_export(store: Store, run: str | None, trace: str | None) -> dict[str, str]:
+    found = {}
+    if run is not None:
+        found["run_id"] = store.run(run)["run_id"]
+    if trace is not None:
+        found["trace_id"] = store.resolve_trace_id(trace)
+    return found
+
+
+@main.command(short_help="Write spans as JSON lines or as OTLP/JSON for any collector.")
+@store_option
+@format_option("jsonl", "otlp")
+@click.option(
+    "--output",
+    "-o",
+    "target",
+    type=click.File("w", encoding="utf-8", lazy=True),
+    default="-",
+    help="File to write (default: stdout).",
+)
+@click.option("--run", "run", metavar="RUN", help="Only the spans of this run (id or prefix).")
+@click.option("--trace", metavar="TRACE", help="Only the spans of this trace (id or prefix).")
+@since_option
+@until_option
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="otlp: spans per line (one ExportTraceServiceRequest each).",
+)
+def export(
+    store_url: str | None,
+    output: str,
+    target: IO[str],
+    run: str | None,
+    trace: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    batch: int,
+) -> None:
+    """Write spans as JSON lines (one span record per line, the fields of `show --format
+    json`) or as OTLP/JSON (one ExportTraceServiceRequest per line, as the OpenTelemetry
+    Collector's file exporter writes: an otlpjsonfile receiver or `agentel import` reads it).
+    """
+    from agentel.store.otlp_json import encode
+
+    written = 0
+    with _open(store_url, existing=True) as store, _progress("exporting spans") as advance:
+        records = store.export(since=since, until=until, **_resolve_export(store, run, trace))
+        chunk = []
+        for record in records:
+            if output == "jsonl":
+                target.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+                written += 1
+                advance(1)
+                continue
+            chunk.append(record)
+            if len(chunk) >= batch:
+                target.write(json.dumps(encode(chunk), ensure_ascii=False) + "\n")
+                written += len(chunk)
+                advance(len(chunk))
+                chunk = []
+        if chunk:
+            target.write(json.dumps(encode(chunk), ensure_ascii=False) + "\n")
+            written += len(chunk)
+            advance(len(chunk))
+        target.flush()
+    name = getattr(target, "name", "-")
+    click.echo(
+        f"exported {written} span(s) to {'stdout' if name in ('-', '<stdout>') else name}", err=True
+    )
+
+
+def _documents(stream: IO[str], advance: Callable[[int], None]) -> Iterator[Any]:
+    """OTLP/JSON documents from a file: JSON lines (one request per line), or one document."""
+    first = stream.readline()
+    try:
+        document = json.loads(first) if first.strip() else None
+    except ValueError:
+        document = None
+        rest = first + stream.read()
+        advance(len(rest.encode()))
         try:
-            if output == "json":
-                run = store.run(run_id)
-                _echo_json({**run, "spans": store.run_tree(run["run_id"])})
-            else:
-                print_run(store, run_id, _console())
-        except AmbiguousIdError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except NotFoundError as exc:
-            raise click.ClickException(str(exc)) from exc
+            yield json.loads(rest)
+        except ValueError as exc:
+            raise BadInput(
+                f"{stream.name} is neither OTLP/JSON nor JSON lines of it: {exc}"
+            ) from exc
+        return
+    advance(len(first.encode()))
+    if document is not None:
+        yield document
+    for number, line in enumerate(stream, start=2):
+        advance(len(line.encode()))
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except ValueError as exc:
+            raise BadInput(f"{stream.name} line {number} is not JSON: {exc}") from exc
+
+
+@main.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--store", "store_url", metavar="URL", default=None, help="Store to write into. " + STORE_HELP
+)
+def import_(file: IO[str], store_url: str | None) -> None:
+    """Load OTLP/JSON traces from FILE ('-' for stdin) into the store.
+
+    FILE holds one ExportTraceServiceRequest document, or JSON lines of them as the
+    OpenTelemetry Collector's file exporter writes (and `agentel export --format otlp`).
+    Spans get the same normalization, run rollups and cost as spans from agentel's own
+    exporters; importing the same file twice changes nothing. Malformed spans are reported
+    and skipped (exit status 1).
+    """
+    from agentel.store.otlp_json import decode
+
+    size = os.fstat(file.fileno()).st_size if file.name != "<stdin>" else None
+    imported, rejected, problems = 0, 0, []
+    pending: list[Any] = []
+    with _open(store_url) as store, _progress(f"importing {file.name}", size) as advance:
+        for document in _documents(file, advance):
+            if not isinstance(document, dict) or "resourceSpans" not in document:
+                raise BadInput(f"{file.name} is not OTLP/JSON: no resourceSpans in a document")
+            records, errors = decode(document)
+            rejected += len(errors)
+            problems += errors[: max(0, 5 - len(problems))]
+            pending += records
+            if len(pending) >= 5000:
+                store.ingest(pending)
+                imported += len(pending)
+                pending = []
+        if pending:
+            store.ingest(pending)
+            imported += len(pending)
+    click.echo(f"imported {imported} span(s) into {store.url}, rejected {rejected}")
+    for problem in problems:
+        click.echo(f"  rejected: {problem}", err=True)
+    if rejected:
+        sys.exit(1)
+
+
+@main.command()
+@store_option
+@click.option(
+    "--older-than",
+    type=WHEN,
+    required=True,
+    help="Delete runs that started before this: an age (30d, 12h) or a date.",
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def prune(store_url: str | None, older_than: datetime, dry_run: bool, yes: bool) -> None:
+    """Delete old runs with their spans and feedback.
+
+    Shows how many runs would go and asks first, unless --yes. Without a terminal to ask
+    on, it refuses (exit status 2) unless --yes is given.
+    """
+    cutoff = older_than.isoformat(timespec="seconds").replace("+00:00", "Z")
+    with _open(store_url, existing=True) as store:
+        count = store.prune(older_than, dry_run=True)
+        what = f"{count} run(s) started before {cutoff} in {store.url}"
+        if dry_run:
+            click.echo(f"would delete {what}, with their spans and feedback")
+            return
+        if count == 0:
+            click.echo(f"nothing to prune: no run started before {cutoff}")
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise BadInput(
+                    f"refusing to delete {what} without confirmation: pass --yes "
+                    "(or run it in a terminal to be asked)"
+                )
+            click.confirm(f"Delete {what}, with their spans and feedback?", abort=True)
+        with _progress("pruning runs", count) as advance:
+            deleted = store.prune(older_than, progress=advance)
+    click.echo(f"deleted {deleted} run(s) started before {cutoff}")
+
+
+@main.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("score", type=float)
+@click.option("--label", help="A label for the score, e.g. thumbs_up.")
+@click.option("--comment", help="A free-form comment.")
+@store_option
+@format_option("text", "json")
+def feedback(
+    run_id: str,
+    score: float,
+    label: str | None,
+    comment: str | None,
+    store_url: str | None,
+    output: str,
+) -> None:
+    """Record a feedback SCORE for a run.
+
+    SCORE is a number such as 1 or 0.25; the run's feedback becomes this latest score. RUN is
+    a run id or unique prefix.
+    """
+    with _open(store_url, existing=True) as store:
+        try:
+            entry = store.add_feedback(run_id, score, comment, label=label)
+        except ValueError as exc:  # a score that is not a finite number
+            raise BadInput(str(exc)) from exc
+    if output == "json":
+        _echo_json(entry)
+    else:
+        click.echo(f"feedback {entry['score']:g} recorded for run {entry['run_id']}")
 
 
 @main.command()

@@ -10,12 +10,19 @@ import os
 
 from agentel.semconv.attributes import DEFAULT_STORE, ENV_STORE
 from agentel.store.base import Store
-from agentel.store.errors import AmbiguousIdError, NotFoundError, StoreError, StoreURLError
+from agentel.store.errors import (
+    AmbiguousIdError,
+    NotFoundError,
+    QueryError,
+    StoreError,
+    StoreURLError,
+)
 from agentel.store.records import RunRecord, SpanRecord, build_span_record
 
 __all__ = [
     "AmbiguousIdError",
     "NotFoundError",
+    "QueryError",
     "RunRecord",
     "SpanRecord",
     "Store",

@@ -10,14 +10,30 @@ spans, whatever their arrival order, batching or re-delivery.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from agentel.store.errors import NotFoundError, StoreError
+from agentel.store.errors import NotFoundError, QueryError, StoreError
+from agentel.store.query import (
+    RunFilter,
+    SpanFilter,
+    build_replay,
+    check_replay_types,
+    check_stats_by,
+    fold,
+    order_stats,
+    parse_time,
+    run_filter,
+    select_replay,
+    span_filter,
+    span_has_text,
+    stored_patterns,
+)
 from agentel.store.records import RunRecord, SpanRecord
 from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids
 
@@ -236,27 +252,162 @@ class Store(ABC):
         """Write a plan; returns the runs another writer changed meanwhile (to recompute)."""
 
     # --- queries ----------------------------------------------------------------------------
-    @abstractmethod
     def runs(
         self,
         *,
         agent: str | None = None,
         status: str | None = None,
+        since: datetime | date | timedelta | str | None = None,
+        until: datetime | date | timedelta | str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        conversation: str | None = None,
+        user: str | None = None,
+        service: str | None = None,
+        min_cost: float | None = None,
+        min_duration: float | timedelta | str | None = None,
+        has_error: bool | None = None,
+        text: str | None = None,
+        where: str | None = None,
         limit: int | None = 50,
         offset: int = 0,
         order_by: str = "start",
     ) -> list[dict[str, Any]]:
-        """Runs, newest first (or by ``order_by`` descending, ties by run_id)."""
+        """Runs matching every given filter, newest first (or by ``order_by`` descending,
+        ties by run_id), as run dicts.
+
+        ``since`` / ``until`` bound the start time (``since`` inclusive, ``until`` exclusive):
+        a datetime (naive = UTC), an ISO date/time string or an age such as ``"2h"`` / ``"7d"``.
+        ``model`` / ``provider``: a counted LLM call of the run used it. ``conversation``,
+        ``user``, ``service``: exact ids/names. ``min_cost`` in USD; ``min_duration`` in ms, a
+        timedelta or ``"2s"`` (unfinished runs never match). ``has_error``: the run has (True)
+        or has no (False) failed span. ``text``: a substring of the captured content (prompts,
+        completions, tool arguments and results) of one of the run's spans; ASCII letters
+        match case-insensitively. ``where``: a filter expression (``agentel.store.where``).
+        ``limit`` None (or negative) means all. Bad values raise ``QueryError`` /
+        ``WhereError`` (both ``ValueError``) naming the value.
+        """
+        found = run_filter(
+            agent=agent,
+            status=status,
+            since=since,
+            until=until,
+            model=model,
+            provider=provider,
+            conversation=conversation,
+            user=user,
+            service=service,
+            min_cost=min_cost,
+            min_duration=min_duration,
+            has_error=has_error,
+            text=text,
+            where=where,
+        )
+        check_order_by(order_by)
+        limit, offset = check_page(limit, offset)
+        if limit == 0:
+            return []
+        run_ids = None
+        if found.text is not None:
+            run_ids = self._text_runs(found.text)
+            if not run_ids:
+                return []
+        return [r.to_dict() for r in self._find_runs(found, run_ids, limit, offset, order_by)]
+
+    def _text_runs(self, text: str) -> set[str]:
+        """Ids of the runs with a span whose captured content contains ``text``."""
+        needle = fold(text)
+        return {
+            run_id
+            for run_id, attributes, events in self._content_candidates(stored_patterns(needle))
+            if run_id and span_has_text(attributes, events, needle)
+        }
+
+    @abstractmethod
+    def _content_candidates(
+        self, patterns: list[str]
+    ) -> Iterable[tuple[str | None, dict[str, Any], list[dict[str, Any]]]]:
+        """(run_id, attributes, events) of every span whose stored attributes or events JSON
+        contains one of ``patterns`` (ASCII case-insensitively); a superset is fine."""
+
+    @abstractmethod
+    def _find_runs(
+        self,
+        found: RunFilter,
+        run_ids: set[str] | None,
+        limit: int | None,
+        offset: int,
+        order_by: str,
+    ) -> list[RunRecord]:
+        """One page of the runs matching ``found`` (and among ``run_ids`` unless None)."""
 
     @abstractmethod
     def run(self, run_id: str) -> dict[str, Any]:
         """One run by id or unique id prefix; raises NotFoundError / AmbiguousIdError."""
 
-    @abstractmethod
     def spans(
-        self, *, trace_id: str | None = None, run_id: str | None = None
+        self,
+        *,
+        trace_id: str | None = None,
+        run_id: str | None = None,
+        category: str | None = None,
+        operation: str | None = None,
+        tool: str | None = None,
+        model: str | None = None,
+        status: str | None = None,
+        since: datetime | date | timedelta | str | None = None,
+        until: datetime | date | timedelta | str | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Flat span dicts, ordered by start time (ties by span_id)."""
+        """Flat span dicts matching every given filter, ordered by start time (ties by span_id,
+        then trace_id). ``since`` / ``until`` bound the span start as in :meth:`runs`."""
+        limit, _ = check_page(limit, 0)
+        found = span_filter(
+            trace_id=trace_id,
+            run_id=run_id,
+            category=category,
+            operation=operation,
+            tool=tool,
+            model=model,
+            status=status,
+            since=since,
+            until=until,
+        )
+        return [s.to_dict() for s in itertools.islice(self._iter_spans(found), limit)]
+
+    def export(
+        self,
+        *,
+        trace_id: str | None = None,
+        run_id: str | None = None,
+        category: str | None = None,
+        operation: str | None = None,
+        tool: str | None = None,
+        model: str | None = None,
+        status: str | None = None,
+        since: datetime | date | timedelta | str | None = None,
+        until: datetime | date | timedelta | str | None = None,
+    ) -> Iterator[SpanRecord]:
+        """Full span records (resource, scope and links included) in :meth:`spans` order,
+        read in pages so a whole store can be streamed. ``record.to_dict()`` is the JSON
+        shape; ``agentel.store.otlp_json.encode(records)`` makes OTLP/JSON of them."""
+        return self._iter_spans(
+            span_filter(
+                trace_id=trace_id,
+                run_id=run_id,
+                category=category,
+                operation=operation,
+                tool=tool,
+                model=model,
+                status=status,
+                since=since,
+                until=until,
+            )
+        )
+
+    @abstractmethod
+    def _iter_spans(self, found: SpanFilter) -> Iterator[SpanRecord]:
+        """Span records matching ``found`` in ``span_order``, fetched lazily in pages."""
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         """The spans of a trace, nested under ``children`` (a list of roots)."""
@@ -265,6 +416,50 @@ class Store(ABC):
     def run_tree(self, run_id: str) -> list[dict[str, Any]]:
         """The spans of one run, nested under ``children``."""
         return nest(self.spans(run_id=self.run(run_id)["run_id"]))
+
+    def replay(
+        self,
+        run_id: str,
+        types: Iterable[str] | None = None,
+        since: datetime | date | timedelta | str | None = None,
+        until: datetime | date | timedelta | str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The run as an ordered timeline of ``{type, time, span_id, data}`` entries.
+
+        Types (``agentel.store.query.REPLAY_TYPES``): run_started, user_message,
+        llm_request, llm_response (tokens, cost, TTFT), tool_called, tool_result, plan,
+        state_updated, error, custom, run_finished. ``types`` keeps only those; ``since`` /
+        ``until`` bound the entry time. Captured content (messages, tool arguments and
+        results) appears only when it was recorded.
+        """
+        chosen = check_replay_types(types)
+        since_ns, until_ns = parse_time(since, "since"), parse_time(until, "until")
+        run = self.run(run_id)
+        records = list(self._iter_spans(SpanFilter(run_id=run["run_id"])))
+        return select_replay(build_replay(run, records), chosen, since_ns, until_ns)
+
+    def stats(
+        self,
+        by: str = "model",
+        since: datetime | date | timedelta | str | None = None,
+        until: datetime | date | timedelta | str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Per group: count, errors, error_rate, tokens by type, cost_usd, unpriced_calls and
+        the nearest-rank p50_ms / p95_ms of the durations.
+
+        ``model`` and ``provider`` group the LLM/embedding spans whose usage counts towards
+        runs (``counted``: no double counting), ``tool`` groups tool spans; for these
+        ``since`` / ``until`` bound the span start. ``agent``, ``day`` and ``hour`` (UTC, of
+        the run start) group runs, bounded by the run start; an unfinished run counts but
+        has no duration. Days and hours come in time order, other groups by cost, then count.
+        """
+        check_stats_by(by)
+        since_ns, until_ns = parse_time(since, "since"), parse_time(until, "until")
+        return order_stats(self._stats(by, since_ns, until_ns), by)
+
+    @abstractmethod
+    def _stats(self, by: str, since_ns: int | None, until_ns: int | None) -> list[dict[str, Any]]:
+        """Unordered ``stats()`` rows (``query.summarize`` of facts, or the backend's own)."""
 
     @abstractmethod
     def resolve_trace_id(self, trace_id: str) -> str:
@@ -282,9 +477,19 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def prune(self, older_than: datetime | timedelta) -> int:
+    def prune(
+        self,
+        older_than: datetime | timedelta,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
         """Delete runs that started before ``older_than`` (a time, or an age from now), with
-        their spans and feedback; returns how many runs were deleted."""
+        their spans and feedback; returns how many runs were (``dry_run``: would be) deleted.
+
+        Large prunes go in batches; ``progress(n)`` is called after each with the runs it
+        deleted.
+        """
 
     @abstractmethod
     def close(self) -> None:
@@ -300,8 +505,18 @@ class Store(ABC):
 def check_order_by(order_by: str) -> str:
     """Validate an ``order_by`` value, naming the bad one."""
     if order_by not in ORDER_BY:
-        raise ValueError(f"order_by must be one of {', '.join(ORDER_BY)}; got {order_by!r}")
+        raise QueryError(f"order_by must be one of {', '.join(ORDER_BY)}; got {order_by!r}")
     return order_by
+
+
+def check_page(limit: int | None, offset: int) -> tuple[int | None, int]:
+    """``limit`` (None or negative: no limit) and ``offset`` as ints; bad values are named."""
+    for name, value in (("limit", limit), ("offset", offset)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise QueryError(f"{name} must be an integer; got {value!r}")
+    if offset < 0:
+        raise QueryError(f"offset must not be negative; got {offset!r}")
+    return (None if limit is None or limit < 0 else limit), offset
 
 
 def check_prefix(value: str, what: str) -> str:

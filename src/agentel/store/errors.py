@@ -11,6 +11,10 @@ class StoreURLError(StoreError, ValueError):
     """The store URL cannot be understood."""
 
 
+class QueryError(StoreError, ValueError):
+    """A query argument (time, duration, filter value, grouping) is not valid."""
+
+
 class NotFoundError(StoreError, LookupError):
     """No run or trace matches the given id or prefix."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,12 +18,22 @@ from agentel.store.base import (
     IngestPlan,
     Key,
     Store,
-    check_order_by,
     check_prefix,
     check_score,
     cutoff_ns,
     pick_prefix,
     run_sort_key,
+)
+from agentel.store.query import (
+    SPAN_GROUPINGS,
+    RunFilter,
+    SpanFilter,
+    run_fact,
+    run_matches,
+    span_fact,
+    span_matches,
+    span_order,
+    summarize,
 )
 from agentel.store.records import RunRecord, SpanRecord, iso_time
 
@@ -101,27 +111,40 @@ class MemoryStore(Store):
             self._by_run.setdefault(new, set()).add(key)
 
     # --- queries ----------------------------------------------------------------------------
-    def runs(
-        self,
-        *,
-        agent: str | None = None,
-        status: str | None = None,
-        limit: int | None = 50,
-        offset: int = 0,
-        order_by: str = "start",
-    ) -> list[dict[str, Any]]:
-        key = run_sort_key(check_order_by(order_by))
+    def _content_candidates(
+        self, patterns: list[str]
+    ) -> Iterable[tuple[str | None, dict[str, Any], list[dict[str, Any]]]]:
         with self._lock:
-            found = [
-                r
+            return [(s.run_id, s.attributes, s.events) for s in self._spans.values()]
+
+    def _find_runs(
+        self,
+        found: RunFilter,
+        run_ids: set[str] | None,
+        limit: int | None,
+        offset: int,
+        order_by: str,
+    ) -> list[RunRecord]:
+        key = run_sort_key(order_by)
+        with self._lock:
+            providers = None
+            if found.provider is not None:
+                providers = {
+                    s.run_id
+                    for s in self._spans.values()
+                    if s.counted and s.provider == found.provider
+                }
+            matching = [
+                replace(r)
                 for r in self._runs.values()
-                if (agent is None or r.agent_name == agent)
-                and (status is None or r.status == status)
+                if (run_ids is None or r.run_id in run_ids)
+                and (providers is None or r.run_id in providers)
+                and run_matches(r, found)
             ]
-            found.sort(key=lambda r: r.run_id)
-            found.sort(key=lambda r: (key(r) is not None, key(r) or 0), reverse=True)
-            end = None if limit is None or limit < 0 else int(offset) + int(limit)
-            return [r.to_dict() for r in found[int(offset) : end]]
+        matching.sort(key=lambda r: r.run_id)
+        matching.sort(key=lambda r: (key(r) is not None, key(r) or 0), reverse=True)
+        end = None if limit is None else offset + limit
+        return matching[offset:end]
 
     def run(self, run_id: str) -> dict[str, Any]:
         with self._lock:
@@ -137,17 +160,32 @@ class MemoryStore(Store):
         found = sorted(i for i in ids if i.startswith(prefix))[:11]
         return pick_prefix(value, prefix, found, what, self.url)
 
-    def spans(
-        self, *, trace_id: str | None = None, run_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    def _iter_spans(self, found: SpanFilter) -> Iterator[SpanRecord]:
         with self._lock:
             keys: Any = self._spans.keys()
-            if trace_id is not None:
-                keys = self._by_trace.get(trace_id, set())
-            if run_id is not None:
-                keys = set(keys) & self._by_run.get(run_id, set())
-            found = sorted((self._spans[k] for k in keys), key=lambda s: (s.start_ns, s.span_id))
-            return [s.to_dict() for s in found]
+            if found.trace_id is not None:
+                keys = self._by_trace.get(found.trace_id, set())
+            if found.run_id is not None:
+                keys = set(keys) & self._by_run.get(found.run_id, set())
+            matching = [
+                replace(self._spans[k]) for k in keys if span_matches(self._spans[k], found)
+            ]
+        matching.sort(key=span_order)
+        return iter(matching)
+
+    def _stats(self, by: str, since_ns: int | None, until_ns: int | None) -> list[dict[str, Any]]:
+        def within(start_ns: int | None) -> bool:
+            if start_ns is None:
+                return since_ns is None and until_ns is None
+            return (since_ns is None or start_ns >= since_ns) and (
+                until_ns is None or start_ns < until_ns
+            )
+
+        with self._lock:
+            if by in SPAN_GROUPINGS:
+                facts = [span_fact(s, by) for s in self._spans.values() if within(s.start_ns)]
+                return summarize(f for f in facts if f is not None)
+            return summarize(run_fact(r, by) for r in self._runs.values() if within(r.start_ns))
 
     # --- feedback and retention -------------------------------------------------------------
     def add_feedback(
@@ -174,7 +212,13 @@ class MemoryStore(Store):
             "created_at": iso_time(created_ns),
         }
 
-    def prune(self, older_than: datetime | timedelta) -> int:
+    def prune(
+        self,
+        older_than: datetime | timedelta,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
         cutoff = cutoff_ns(older_than)
         with self._lock:
             old = {
@@ -182,6 +226,8 @@ class MemoryStore(Store):
                 for run_id, run in self._runs.items()
                 if run.start_ns is not None and run.start_ns < cutoff
             }
+            if dry_run:
+                return len(old)
             for run_id in old:
                 del self._runs[run_id]
                 for key in self._by_run.pop(run_id, set()):
@@ -192,7 +238,9 @@ class MemoryStore(Store):
                         if not members:
                             del self._by_trace[key[0]]
             self._feedback = [f for f in self._feedback if f["run_id"] not in old]
-            return len(old)
+        if progress is not None:
+            progress(len(old))
+        return len(old)
 
     def close(self) -> None:
         return None

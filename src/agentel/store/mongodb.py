@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from agentel.semconv.normalize import USAGE_CATEGORIES
 from agentel.store.base import (
     IngestPlan,
     Store,
-    check_order_by,
     check_prefix,
     check_score,
     cutoff_ns,
@@ -35,6 +36,14 @@ from agentel.store.base import (
 )
 from agentel.store.base import redact_url as _redact
 from agentel.store.errors import NotFoundError, StoreError, StoreURLError
+from agentel.store.query import (
+    SPAN_GROUPINGS,
+    RunFilter,
+    SpanFilter,
+    run_fact,
+    span_fact,
+    summarize,
+)
 from agentel.store.records import (
     RUN_COLUMNS,
     SPAN_COLUMNS,
@@ -44,6 +53,7 @@ from agentel.store.records import (
     iso_time,
     shared_json,
 )
+from agentel.store.where import FIELDS, to_mongo
 
 ENV_TTL_DAYS = "AGENTEL_MONGODB_TTL_DAYS"
 DEFAULT_DATABASE = "agentel"
@@ -57,12 +67,49 @@ _SPAN_DEFAULTS: dict[str, Any] = {
     "counted": False,
 }
 _LOAD_PROJECTION = {c: 0 for c in ("attributes", "events", "links", "cost_breakdown")}
+RUN_ID_LENGTH = 16
+_WHERE_FIELDS = {f: f for f in FIELDS} | {"run_id": "_id", "model": "models"}
+_STATS_PROJECTION = {
+    "_id": 0,
+    **{
+        c: 1
+        for c in (
+            "trace_id",
+            "span_id",
+            "name",
+            "kind",
+            "category",
+            "counted",
+            "model",
+            "provider",
+            "tool_name",
+            "status",
+            "start_ns",
+            "end_ns",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "cost_usd",
+        )
+    },
+}
 _SORT_FIELDS = {
     "start": "start_ns",
     "cost": "cost_usd",
     "duration": "duration_ns",
     "tokens": "tokens",
 }
+
+
+def _range(since_ns: int | None, until_ns: int | None) -> dict[str, int]:
+    bounds = {}
+    if since_ns is not None:
+        bounds["$gte"] = since_ns
+    if until_ns is not None:
+        bounds["$lt"] = until_ns
+    return bounds
 
 
 def _utc(ns: int) -> datetime:
@@ -101,6 +148,7 @@ def _run_doc(run: RunRecord, version: int) -> dict[str, Any]:
     doc["duration_ns"] = (
         run.end_ns - run.start_ns if run.start_ns is not None and run.end_ns is not None else None
     )
+    doc["duration_ms"] = run.duration_ms  # what `where` and `min_duration` compare
     doc["tokens"] = run.input_tokens + run.output_tokens
     doc["start_at"] = _utc(run.start_ns) if run.start_ns is not None else None
     doc["_v"] = version
@@ -309,27 +357,63 @@ class MongoStore(Store):
         return set()
 
     # --- queries ----------------------------------------------------------------------------
-    def runs(
+    def _content_candidates(
+        self, patterns: list[str]
+    ) -> Iterable[tuple[str | None, dict[str, Any], list[dict[str, Any]]]]:
+        regex = {"$regex": "|".join(re.escape(p) for p in patterns), "$options": "i"}
+        cursor = self._spans.find(
+            {"$or": [{"attributes": regex}, {"events": regex}]},
+            {"run_id": 1, "attributes": 1, "events": 1},
+        )
+        for doc in cursor:
+            yield (
+                doc.get("run_id"),
+                json.loads(doc.get("attributes") or "{}"),
+                json.loads(doc.get("events") or "[]"),
+            )
+
+    def _find_runs(
         self,
-        *,
-        agent: str | None = None,
-        status: str | None = None,
-        limit: int | None = 50,
-        offset: int = 0,
-        order_by: str = "start",
-    ) -> list[dict[str, Any]]:
-        field = _SORT_FIELDS[check_order_by(order_by)]
-        query: dict[str, Any] = {}
-        if agent is not None:
-            query["agent_name"] = agent
-        if status is not None:
-            query["status"] = status
-        cursor = self._runs.find(query).sort([(field, -1), ("_id", 1)]).skip(int(offset))
-        if limit is not None and limit >= 0:
-            if limit == 0:
-                return []
-            cursor = cursor.limit(int(limit))
-        return [_run_from_doc(doc).to_dict() for doc in cursor]
+        found: RunFilter,
+        run_ids: set[str] | None,
+        limit: int | None,
+        offset: int,
+        order_by: str,
+    ) -> list[RunRecord]:
+        query: dict[str, Any] = {}  # one flat document: planners pick indexes best from it
+        for field, value in (
+            ("agent_name", found.agent),
+            ("status", found.status),
+            ("conversation_id", found.conversation),
+            ("user_id", found.user),
+            ("service_name", found.service),
+            ("models", found.model),
+        ):
+            if value is not None:
+                query[field] = value
+        start = _range(found.since_ns, found.until_ns)
+        if start:
+            query["start_ns"] = start
+        if found.min_cost is not None:
+            query["cost_usd"] = {"$gte": found.min_cost}
+        if found.min_duration_ms is not None:
+            query["duration_ms"] = {"$gte": found.min_duration_ms}
+        if found.has_error is not None:
+            query["errors"] = {"$gt": 0} if found.has_error else 0
+        if found.provider is not None:
+            with_provider = set(
+                self._spans.distinct("run_id", {"provider": found.provider, "counted": True})
+            )
+            run_ids = with_provider if run_ids is None else run_ids & with_provider
+        if run_ids is not None:
+            query["_id"] = {"$in": sorted(r for r in run_ids if r)}
+        if found.where is not None:
+            query["$and"] = [to_mongo(found.where, _WHERE_FIELDS)]
+        field = _SORT_FIELDS[order_by]
+        cursor = self._runs.find(query).sort([(field, -1), ("_id", 1)]).skip(offset)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [_run_from_doc(doc) for doc in cursor]
 
     def run(self, run_id: str) -> dict[str, Any]:
         full = self._resolve_run(run_id)
@@ -340,6 +424,8 @@ class MongoStore(Store):
 
     def _resolve_run(self, run_id: str) -> str:
         prefix = check_prefix(run_id, "run")
+        if len(prefix) == RUN_ID_LENGTH and self._runs.find_one({"_id": prefix}, {"_id": 1}):
+            return prefix  # a whole id: one lookup by _id instead of a range scan
         ids = [
             doc["_id"]
             for doc in self._runs.find({"_id": {"$gte": prefix, "$lt": prefix + "g"}}, {"_id": 1})
@@ -359,16 +445,45 @@ class MongoStore(Store):
         ids = [doc["_id"] for doc in self._spans.aggregate(pipeline)]
         return pick_prefix(trace_id, prefix, ids, "trace", _redact(self.url))
 
-    def spans(
-        self, *, trace_id: str | None = None, run_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    def _iter_spans(self, found: SpanFilter) -> Iterator[SpanRecord]:
         query: dict[str, Any] = {}
-        if trace_id is not None:
-            query["trace_id"] = trace_id
-        if run_id is not None:
-            query["run_id"] = run_id
-        cursor = self._spans.find(query).sort([("start_ns", 1), ("span_id", 1)])
-        return [_span_from_doc(doc).to_dict() for doc in cursor]
+        for field, value in (
+            ("trace_id", found.trace_id),
+            ("run_id", found.run_id),
+            ("category", found.category),
+            ("operation", found.operation),
+            ("tool_name", found.tool),
+            ("model", found.model),
+            ("status", found.status),
+        ):
+            if value is not None:
+                query[field] = value
+        start = _range(found.since_ns, found.until_ns)
+        if start:
+            query["start_ns"] = start
+        cursor = (
+            self._spans.find(query)
+            .sort([("start_ns", 1), ("span_id", 1), ("trace_id", 1)])
+            .batch_size(1000)
+        )
+        for doc in cursor:
+            yield _span_from_doc(doc)
+
+    def _stats(self, by: str, since_ns: int | None, until_ns: int | None) -> list[dict[str, Any]]:
+        start = _range(since_ns, until_ns)
+        if by in SPAN_GROUPINGS:
+            query: dict[str, Any] = (
+                {"category": "tool"}
+                if by == "tool"
+                else {"counted": True, "category": {"$in": sorted(USAGE_CATEGORIES)}}
+            )
+            if start:
+                query["start_ns"] = start
+            docs = self._spans.find(query, _STATS_PROJECTION)
+            facts = (span_fact(_span_from_doc(d, payload=False), by) for d in docs)
+            return summarize(f for f in facts if f is not None)
+        docs = self._runs.find({"start_ns": start} if start else {})
+        return summarize(run_fact(_run_from_doc(d), by) for d in docs)
 
     # --- feedback and retention -------------------------------------------------------------
     def add_feedback(
@@ -396,8 +511,16 @@ class MongoStore(Store):
             "created_at": iso_time(created_ns),
         }
 
-    def prune(self, older_than: datetime | timedelta) -> int:
+    def prune(
+        self,
+        older_than: datetime | timedelta,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
         cutoff = cutoff_ns(older_than)
+        if dry_run:
+            return self._runs.count_documents({"start_ns": {"$lt": cutoff}})
         pruned = 0
         while True:
             old = [
@@ -408,4 +531,7 @@ class MongoStore(Store):
                 return pruned
             self._spans.delete_many({"run_id": {"$in": old}})
             self._feedback.delete_many({"run_id": {"$in": old}})
-            pruned += self._runs.delete_many({"_id": {"$in": old}}).deleted_count
+            deleted = self._runs.delete_many({"_id": {"$in": old}}).deleted_count
+            pruned += deleted
+            if progress is not None:
+                progress(deleted)

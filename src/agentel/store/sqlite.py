@@ -9,28 +9,38 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from agentel.store.base import (
     IngestPlan,
     Store,
-    check_order_by,
     check_prefix,
     check_score,
     cutoff_ns,
     pick_prefix,
 )
+from agentel.store.query import (
+    PERCENTILES,
+    SPAN_GROUPINGS,
+    RunFilter,
+    SpanFilter,
+    like_pattern,
+    rank,
+    stat_row,
+)
 from agentel.store.records import (
     RUN_COLUMNS,
     SPAN_COLUMNS,
+    TOKEN_FIELDS,
     RunRecord,
     SpanRecord,
     dump_json,
     shared_json,
 )
 from agentel.store.records import iso_time as _iso_time
+from agentel.store.where import FIELDS, to_sql
 
 _JSON_SPAN_COLUMNS = ("cost_breakdown", "attributes", "events", "links", "resource")
 _BOOL_SPAN_COLUMNS = ("run_id_stamped", "counted")
@@ -99,6 +109,9 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
        ``runs``/``show``/``replay``/``stats``: runs by agent and by conversation, spans by
        model (run_id, trace_id and start time are indexed since version 1). Each index
        costs every insert, so there is none that no query needs.
+    4: ``spans_usage``, a covering index of the counted LLM/embedding spans ordered by model
+       and duration: ``stats(by="model")`` reads only it, its sums in one pass and each
+       percentile by seeking to its rank. (Version 3 belongs to the ingest work.)
     """
     return [
         (
@@ -137,6 +150,15 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
                 "WHERE conversation_id IS NOT NULL",
                 "CREATE INDEX IF NOT EXISTS spans_model ON spans (model, start_ns) "
                 "WHERE model IS NOT NULL",
+            ],
+        ),
+        (
+            4,
+            [
+                "CREATE INDEX IF NOT EXISTS spans_usage ON spans (model, "
+                "max(0, end_ns - start_ns), start_ns, end_ns, status, input_tokens, "
+                "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
+                "cost_usd) WHERE counted = 1",
             ],
         ),
     ]
@@ -328,53 +350,78 @@ class SQLiteStore(Store):
             "created_at": _iso_time(created_ns),
         }
 
-    def prune(self, older_than: datetime | timedelta) -> int:
-        """Delete old runs, their spans and feedback, then give free pages back to the file."""
+    def prune(
+        self,
+        older_than: datetime | timedelta,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Delete old runs, their spans and feedback in batches (one transaction each), then
+        give free pages back to the file."""
         cutoff = cutoff_ns(older_than)
-        old = "SELECT run_id FROM runs WHERE start_ns < ?"
-        with self._writing():
-            conn = self.conn
-            conn.execute(f"DELETE FROM spans WHERE run_id IN ({old})", (cutoff,))
-            conn.execute(f"DELETE FROM feedback WHERE run_id IN ({old})", (cutoff,))
-            deleted = conn.execute("DELETE FROM runs WHERE start_ns < ?", (cutoff,)).rowcount
-        with self._lock:
-            if self.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
-                # executescript steps the pragma to completion (one step frees one page)
-                self.conn.executescript("PRAGMA incremental_vacuum")
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        if dry_run:
+            with self._lock:
+                sql = "SELECT count(*) FROM runs WHERE start_ns < ?"
+                return self.conn.execute(sql, (cutoff,)).fetchone()[0]
+        deleted = 0
+        while True:
+            with self._writing():
+                conn = self.conn
+                ids = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT run_id FROM runs WHERE start_ns < ? LIMIT ?", (cutoff, _PRUNE_BATCH)
+                    )
+                ]
+                if ids:
+                    batch = (json.dumps(ids),)
+                    for table in ("spans", "feedback", "runs"):
+                        conn.execute(f"DELETE FROM {table} WHERE run_id IN {_JSON_IDS}", batch)
+            if not ids:
+                break
+            deleted += len(ids)
+            if progress is not None:
+                progress(len(ids))
+        if deleted:
+            with self._lock:
+                if self.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+                    # executescript steps the pragma to completion (one step frees one page)
+                    self.conn.executescript("PRAGMA incremental_vacuum")
+                    self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         return deleted
 
     # --- queries -----------------------------------------------------------------------------
-    def runs(
+    def _content_candidates(
+        self, patterns: list[str]
+    ) -> Iterable[tuple[str | None, dict[str, Any], list[dict[str, Any]]]]:
+        likes = [like_pattern(p) for p in patterns]
+        clause = " OR ".join(
+            f"{column} LIKE ? ESCAPE '!'" for column in ("attributes", "events") for _ in likes
+        )
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT run_id, attributes, events FROM spans WHERE {clause}", likes + likes
+            ).fetchall()
+        return [(r[0], json.loads(r[1] or "{}"), json.loads(r[2] or "[]")) for r in rows]
+
+    def _find_runs(
         self,
-        *,
-        agent: str | None = None,
-        status: str | None = None,
-        limit: int | None = 50,
-        offset: int = 0,
-        order_by: str = "start",
-    ) -> list[dict[str, Any]]:
-        order = {
-            "start": "start_ns",
-            "cost": "cost_usd",
-            "duration": "(end_ns - start_ns)",
-            "tokens": "(input_tokens + output_tokens)",
-        }[check_order_by(order_by)]
-        where, params = [], []
-        if agent is not None:
-            where.append("agent_name = ?")
-            params.append(agent)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
+        found: RunFilter,
+        run_ids: set[str] | None,
+        limit: int | None,
+        offset: int,
+        order_by: str,
+    ) -> list[RunRecord]:
+        where, params = _run_where(found, run_ids)
         sql = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order} DESC, run_id LIMIT ? OFFSET ?"
-        params += [-1 if limit is None else int(limit), int(offset)]
+        sql += f" ORDER BY {_RUN_ORDER[order_by]} DESC, run_id LIMIT ? OFFSET ?"
+        params += [-1 if limit is None else limit, offset]
         with self._lock:
             rows = self.conn.execute(sql, params).fetchall()
-        return [_run_from_row(row).to_dict() for row in rows]
+        return [_run_from_row(row) for row in rows]
 
     def run(self, run_id: str) -> dict[str, Any]:
         full = self._resolve("runs", "run_id", run_id, "run")
@@ -397,23 +444,182 @@ class SQLiteStore(Store):
             ).fetchall()
         return pick_prefix(value, prefix, [r[0] for r in rows], what, self.url)
 
-    def spans(
-        self, *, trace_id: str | None = None, run_id: str | None = None
-    ) -> list[dict[str, Any]]:
-        where, params = [], []
-        if trace_id is not None:
-            where.append("trace_id = ?")
-            params.append(trace_id)
-        if run_id is not None:
-            where.append("run_id = ?")
-            params.append(run_id)
-        sql = f"SELECT {', '.join(SPAN_COLUMNS)} FROM spans"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY start_ns, span_id"
+    def _iter_spans(self, found: SpanFilter) -> Iterator[SpanRecord]:
+        """Keyset pages of (start_ns, span_id, trace_id): no cursor stays open between pages."""
+        where, params = _span_where(found)
+        after: tuple[int, str, str] | None = None
+        while True:
+            clauses, values = list(where), list(params)
+            if after is not None:
+                # start_ns >= ? drives the index; the rest skips what earlier pages returned
+                clauses.append(
+                    "start_ns >= ? AND NOT (start_ns = ? AND (span_id < ? OR "
+                    "(span_id = ? AND trace_id <= ?)))"
+                )
+                values += [after[0], after[0], after[1], after[1], after[2]]
+            sql = f"SELECT {', '.join(SPAN_COLUMNS)} FROM spans"
+            if clauses:
+                sql += " WHERE " + " AND ".join(clauses)
+            sql += " ORDER BY start_ns, span_id, trace_id LIMIT ?"
+            with self._lock:
+                rows = self.conn.execute(sql, [*values, _PAGE]).fetchall()
+            for row in rows:
+                yield _span_from_row(row)
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1]
+            after = (last[_START], last[_SPAN_ID], last[_TRACE_ID])
+
+    def _stats(self, by: str, since_ns: int | None, until_ns: int | None) -> list[dict[str, Any]]:
+        """Sums and counts by GROUP BY, percentiles in SQL too: only the answers leave SQLite.
+        Stats by model read only the ``spans_usage`` index (migration 4)."""
+        if by in SPAN_GROUPINGS:
+            table = "spans"
+            key = {"model": "model", "provider": "provider", "tool": "tool_name"}[by]
+            if by == "tool":
+                where, cost, unpriced = ["category = 'tool'"], "0", "0"
+            else:  # counted spans are exactly the LLM/embedding spans that roll up
+                where, cost, unpriced = ["counted = 1"], _PICO_SQL, "cost_usd IS NULL"
+        else:
+            table, where = "runs", []
+            key = _BUCKET_SQL.get(by, "agent_name")
+            cost, unpriced = _PICO_SQL, "unpriced_calls"
+        params: list[Any] = []
+        for bound, op in ((since_ns, ">="), (until_ns, "<")):
+            if bound is not None:
+                where.append(f"start_ns {op} ?")
+                params.append(bound)
+        condition = " AND ".join(where) or "1"
+        tokens = ", ".join(f"coalesce(sum({t}), 0)" for t in TOKEN_FIELDS)
+        timed = f"{condition} AND end_ns IS NOT NULL AND start_ns IS NOT NULL"
+        totals = (
+            f"SELECT {key}, count(*), coalesce(sum(status = 'error'), 0), {tokens}, "
+            f"coalesce(sum({cost}), 0), coalesce(sum({unpriced}), 0), "
+            f"count(CASE WHEN end_ns IS NOT NULL AND start_ns IS NOT NULL THEN 1 END) "
+            f"FROM {table} WHERE {condition} GROUP BY 1"
+        )
         with self._lock:
-            rows = self.conn.execute(sql, params).fetchall()
-        return [_span_from_row(row).to_dict() for row in rows]
+            groups = self.conn.execute(totals, params).fetchall()
+            if by == "model":  # seek to each rank along the spans_usage index
+                seek = (
+                    f"SELECT {_DURATION_SQL} FROM spans WHERE {timed} AND model IS ? "
+                    f"ORDER BY {_DURATION_SQL} LIMIT 1 OFFSET ?"
+                )
+                picked = {
+                    g[0]: [
+                        self.conn.execute(seek, [*params, g[0], rank(g[-1], p)]).fetchone()[0]
+                        for p in PERCENTILES
+                    ]
+                    for g in groups
+                    if g[-1]
+                }
+            else:  # one pass: number each group's sorted durations, keep the nearest ranks
+                ranks = " OR ".join(f"n = max(1, ({p} * total + 99) / 100)" for p in PERCENTILES)
+                window = (
+                    f"SELECT k, d FROM (SELECT {key} AS k, {_DURATION_SQL} AS d, "
+                    f"row_number() OVER (PARTITION BY {key} ORDER BY {_DURATION_SQL}) AS n, "
+                    f"count(*) OVER (PARTITION BY {key}) AS total FROM {table} WHERE {timed}) "
+                    f"WHERE {ranks} ORDER BY k, n"
+                )
+                picked = {}
+                for group, duration in self.conn.execute(window, params):
+                    picked.setdefault(group, []).append(duration)
+        rows = []
+        for group, count, errors, *sums, cost_pico, unpriced_n, _ in groups:
+            found = picked.get(group, [])
+            p50, p95 = (found[0], found[-1]) if found else (None, None)
+            rows.append(stat_row(group, count, errors, sums, cost_pico, unpriced_n, p50, p95))
+        return rows
+
+
+_PAGE = 1000
+_PRUNE_BATCH = 1000
+_JSON_IDS = "(SELECT value FROM json_each(?))"
+_PICO_SQL = "CAST(cost_usd * 1e12 + 0.5 AS INTEGER)"
+_DURATION_SQL = "max(0, end_ns - start_ns)"
+_BUCKET_SQL = {
+    "day": "strftime('%Y-%m-%d', start_ns / 1000000000, 'unixepoch')",
+    "hour": "strftime('%Y-%m-%dT%H:00Z', start_ns / 1000000000, 'unixepoch')",
+}
+_RUN_ORDER = {
+    "start": "start_ns",
+    "cost": "cost_usd",
+    "duration": "(end_ns - start_ns)",
+    "tokens": "(input_tokens + output_tokens)",
+}
+_DURATION_MS_SQL = "(max(0, end_ns - start_ns) / 1e6)"
+_WHERE_COLUMNS = {f: f for f in FIELDS} | {"model": "models", "duration_ms": _DURATION_MS_SQL}
+
+
+def _run_where(found: RunFilter, run_ids: set[str] | None) -> tuple[list[str], list[Any]]:
+    """A run filter as SQL conditions with bound parameters (column names are constants)."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("agent_name", found.agent),
+        ("status", found.status),
+        ("conversation_id", found.conversation),
+        ("user_id", found.user),
+        ("service_name", found.service),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if found.since_ns is not None:
+        where.append("start_ns >= ?")
+        params.append(found.since_ns)
+    if found.until_ns is not None:
+        where.append("start_ns < ?")
+        params.append(found.until_ns)
+    if found.model is not None:
+        where.append("EXISTS (SELECT 1 FROM json_each(runs.models) WHERE value = ?)")
+        params.append(found.model)
+    if found.provider is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM spans WHERE spans.run_id = runs.run_id "
+            "AND spans.counted = 1 AND spans.provider = ?)"
+        )
+        params.append(found.provider)
+    if found.min_cost is not None:
+        where.append("cost_usd >= ?")
+        params.append(found.min_cost)
+    if found.min_duration_ms is not None:
+        where.append(f"end_ns IS NOT NULL AND {_DURATION_MS_SQL} >= ?")
+        params.append(found.min_duration_ms)
+    if found.has_error is not None:
+        where.append("errors > 0" if found.has_error else "errors = 0")
+    if run_ids is not None:
+        where.append(f"run_id IN {_JSON_IDS}")
+        params.append(json.dumps(sorted(run_ids)))
+    if found.where is not None:
+        clause, values = to_sql(found.where, _WHERE_COLUMNS)
+        where.append(clause)
+        params += values
+    return where, params
+
+
+def _span_where(found: SpanFilter) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("trace_id", found.trace_id),
+        ("run_id", found.run_id),
+        ("category", found.category),
+        ("operation", found.operation),
+        ("tool_name", found.tool),
+        ("model", found.model),
+        ("status", found.status),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if found.since_ns is not None:
+        where.append("start_ns >= ?")
+        params.append(found.since_ns)
+    if found.until_ns is not None:
+        where.append("start_ns < ?")
+        params.append(found.until_ns)
+    return where, params
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
@@ -444,6 +650,9 @@ def _span_row(record: SpanRecord) -> list[Any]:
 
 
 _RESOURCE_INDEX = SPAN_COLUMNS.index("resource")
+_START = SPAN_COLUMNS.index("start_ns")
+_SPAN_ID = SPAN_COLUMNS.index("span_id")
+_TRACE_ID = SPAN_COLUMNS.index("trace_id")
 
 
 def _span_from_row(row: Sequence[Any]) -> SpanRecord:
