@@ -76,7 +76,7 @@ def test_exporters_fall_back_to_their_default_and_reject_the_other_scheme(monkey
         SQLiteSpanExporter("mongodb://h/db")
 
 
-def test_unreachable_mongodb_fails_fast_counted_and_logged_once(caplog):
+def test_unreachable_mongodb_fails_fast_buffers_then_drops_counted_and_logged_once(caplog):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -88,12 +88,13 @@ def test_unreachable_mongodb_fails_fast_counted_and_logged_once(caplog):
     with caplog.at_level(logging.ERROR, logger="agentel.exporters"):
         _agent_with_a_call(provider)  # never raises into the application
         _agent_with_a_call(provider)
-    assert time.monotonic() - started < 10
-    assert exporter.failed_spans == 4 and exporter.exported_spans == 0
+        assert time.monotonic() - started < 10
+        assert (exporter.buffered_spans, exporter.exported_spans) == (4, 0)  # held for retry
+        provider.shutdown()
+    assert exporter.failed_spans == 4 and exporter.buffered_spans == 0
     (record,) = [r for r in caplog.records if r.name == "agentel.exporters"]
     assert "cannot reach MongoDB" in record.getMessage()
     assert "secret" not in record.getMessage()
-    provider.shutdown()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "mongodb"])

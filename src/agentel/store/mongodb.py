@@ -48,6 +48,8 @@ from agentel.store.records import (
 ENV_TTL_DAYS = "AGENTEL_MONGODB_TTL_DAYS"
 DEFAULT_DATABASE = "agentel"
 DUPLICATE_KEY = 11000
+DEFAULT_SOCKET_TIMEOUT_MS = 10_000
+"""How long one read or write may wait on the server: a hung server cannot block forever."""
 
 _PAYLOAD = ("attributes", "events", "links", "resource")
 _SPAN_DEFAULTS: dict[str, Any] = {
@@ -136,6 +138,7 @@ class MongoStore(Store):
         *,
         server_selection_timeout_ms: int = 3_000,
         ttl_days: float | None = None,
+        socket_timeout_ms: int = DEFAULT_SOCKET_TIMEOUT_MS,
     ) -> None:
         try:
             import pymongo
@@ -154,6 +157,7 @@ class MongoStore(Store):
             url,
             serverSelectionTimeoutMS=server_selection_timeout_ms,
             connectTimeoutMS=server_selection_timeout_ms,
+            socketTimeoutMS=socket_timeout_ms,
             appname="agentel",
             tz_aware=True,
         )
