@@ -54,7 +54,7 @@ def test_a_version_1_file_is_migrated_forward_keeping_its_data(tmp_path):
     conn.commit()
     conn.close()
     store = SQLiteStore(str(path))
-    assert store.schema_version() == 2
+    assert store.schema_version() == SCHEMA_VERSION
     assert store.run("aaaa")["pid"] is None and store.run("aaaa")["status"] == "ok"
     store.ingest(agent_run("b"))
     store.add_feedback("bbbb", 1.0)
@@ -63,7 +63,9 @@ def test_a_version_1_file_is_migrated_forward_keeping_its_data(tmp_path):
     assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
     assert store.prune(timedelta(0)) == 2
     store.close()
-    assert SQLiteStore(str(path)).schema_version() == 2  # reopening applies nothing twice
+    assert (
+        SQLiteStore(str(path)).schema_version() == SCHEMA_VERSION
+    )  # reopening applies nothing twice
 
 
 def test_new_store_file_is_private(tmp_path):

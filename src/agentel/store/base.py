@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from agentel.store.errors import NotFoundError, StoreError
+from agentel.store.liveness import process_alive, settle, this_host
 from agentel.store.records import RunRecord, SpanRecord
 from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids
 
@@ -149,6 +150,8 @@ def plan_ingest(
     for run_id, members in by_run.items():
         mark_counted(members)
         run = compute_run(run_id, members)
+        if run is not None:
+            settle(run)  # a live run whose process is gone is abandoned, not running
         if run is None:
             plan.deleted_runs.append(run_id)
         else:
@@ -234,6 +237,31 @@ class Store(ABC):
     @abstractmethod
     def _apply(self, plan: IngestPlan) -> set[str]:
         """Write a plan; returns the runs another writer changed meanwhile (to recompute)."""
+
+    # --- abandoned runs -----------------------------------------------------------------------
+    def mark_abandoned(self) -> list[str]:
+        """Persist ``abandoned`` for running runs of this host whose process is gone.
+
+        SQLite and MongoDB stores do it when opened, and every ingest settles the runs it
+        recomputes, so readers see crashed runs as abandoned; a long-lived store object
+        calls this to look again. Returns the run ids marked.
+        """
+        gone = [
+            run_id
+            for run_id, pid, start_ns in self._running_on(this_host())
+            if pid is not None and not process_alive(pid, start_ns)
+        ]
+        if gone:
+            self._set_abandoned(gone)
+        return gone
+
+    @abstractmethod
+    def _running_on(self, host: str) -> list[tuple[str, int | None, int | None]]:
+        """(run_id, pid, start_ns) of the runs with status ``running`` recorded on ``host``."""
+
+    @abstractmethod
+    def _set_abandoned(self, run_ids: list[str]) -> None:
+        """Set status ``abandoned`` on those of ``run_ids`` that are still ``running``."""
 
     # --- queries ----------------------------------------------------------------------------
     @abstractmethod

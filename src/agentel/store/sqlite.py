@@ -99,6 +99,7 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
        ``runs``/``show``/``replay``/``stats``: runs by agent and by conversation, spans by
        model (run_id, trace_id and start time are indexed since version 1). Each index
        costs every insert, so there is none that no query needs.
+    3: the running runs by host, which ``mark_abandoned`` reads on every open.
     """
     return [
         (
@@ -137,6 +138,12 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
                 "WHERE conversation_id IS NOT NULL",
                 "CREATE INDEX IF NOT EXISTS spans_model ON spans (model, start_ns) "
                 "WHERE model IS NOT NULL",
+            ],
+        ),
+        (
+            3,
+            [
+                "CREATE INDEX IF NOT EXISTS runs_running ON runs (host) WHERE status = 'running'",
             ],
         ),
     ]
@@ -191,6 +198,8 @@ class SQLiteStore(Store):
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._connect()
+        with contextlib.suppress(sqlite3.Error):  # a read-only file still opens for reading
+            self.mark_abandoned()
 
     # --- connection and schema --------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -305,6 +314,20 @@ class SQLiteStore(Store):
         if plan.runs:
             conn.executemany(_UPSERT_RUN, [_run_row(r) for r in plan.runs])
         return set()
+
+    def _running_on(self, host: str) -> list[tuple[str, int | None, int | None]]:
+        with self._lock:
+            return self.conn.execute(
+                "SELECT run_id, pid, start_ns FROM runs WHERE status = 'running' AND host = ?",
+                (host,),
+            ).fetchall()
+
+    def _set_abandoned(self, run_ids: list[str]) -> None:
+        with self._writing():
+            self.conn.executemany(
+                "UPDATE runs SET status = 'abandoned' WHERE run_id = ? AND status = 'running'",
+                [(r,) for r in run_ids],
+            )
 
     # --- feedback and retention -------------------------------------------------------------
     def add_feedback(
