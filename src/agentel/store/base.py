@@ -33,28 +33,45 @@ def nest(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Nest span dicts under their parents' ``children``; spans whose parent is absent are roots.
 
     Children are ordered by start time. Cycles in foreign data cannot recurse: every span is
-    placed exactly once, and a span whose parent chain loops is treated as a root.
+    placed exactly once, and a span whose parent chain loops is treated as a root. Linear in
+    the number of spans, however deep the tree.
     """
     by_id = {s["span_id"]: {**s, "children": []} for s in spans}
+    looping = _looping(by_id)
     roots: list[dict[str, Any]] = []
     for span in sorted(by_id.values(), key=lambda s: (s["start_time"] or "", s["span_id"])):
         parent = by_id.get(span["parent_span_id"] or "")
-        if parent is None or _loops(span, by_id):
+        if parent is None or span["span_id"] in looping:
             roots.append(span)
         else:
             parent["children"].append(span)
     return roots
 
 
-def _loops(span: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> bool:
-    seen = {span["span_id"]}
-    current = by_id.get(span["parent_span_id"] or "")
-    while current is not None:
-        if current["span_id"] in seen:
-            return True
-        seen.add(current["span_id"])
-        current = by_id.get(current["parent_span_id"] or "")
-    return False
+def _looping(by_id: dict[str, dict[str, Any]]) -> set[str]:
+    """The spans whose parent chain runs into a cycle (each chain is walked once)."""
+    loops: dict[str, bool] = {}
+    for start in by_id:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current = start
+        while True:
+            if current in loops:
+                found = loops[current]
+                break
+            if current in on_path:
+                found = True
+                break
+            node = by_id.get(current)
+            if node is None:
+                found = False
+                break
+            path.append(current)
+            on_path.add(current)
+            current = node["parent_span_id"] or ""
+        for span_id in path:
+            loops[span_id] = found
+    return {span_id for span_id, found in loops.items() if found}
 
 
 @dataclass

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -167,6 +168,9 @@ def _create_private(path: str) -> bool:
     return True
 
 
+_INHERITED: list[sqlite3.Connection] = []
+"""Connections a forked child inherited: kept referenced so that the child never closes them."""
+
 _UPSERT_SPAN = (
     f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' for _ in SPAN_COLUMNS)}) "
     f"ON CONFLICT (trace_id, span_id) DO UPDATE SET "
@@ -197,12 +201,19 @@ class SQLiteStore(Store):
         self._pid = os.getpid()
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
+        weak = weakref.WeakMethod(self._reset_lock)
+        os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
         self._connect()
         with contextlib.suppress(sqlite3.Error):  # a read-only file still opens for reading
             self.mark_abandoned()
 
     # --- connection and schema --------------------------------------------------------------
+    def _reset_lock(self) -> None:
+        self._lock = threading.RLock()  # a lock held by another thread at fork stays held
+
     def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid != os.getpid():
+            _INHERITED.append(self._conn)  # never close (so never touch) a parent's connection
         if self.path != ":memory:":
             _create_private(self.path)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
