@@ -125,6 +125,11 @@ class Handle:
         self._shut = False
 
     @property
+    def exporter(self) -> StoreSpanExporter | None:
+        """The store exporter: ``failed_spans``, ``buffered_spans``, ``exported_spans``."""
+        return self._exporter
+
+    @property
     def store(self) -> Store | None:
         """The store spans are written to (the only way to reach a ``memory://`` store)."""
         return self._exporter.store if self._exporter is not None else None

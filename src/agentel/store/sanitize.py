@@ -10,7 +10,9 @@ through here, so each is stored, the same way on every backend:
   (default 262,144 characters) keeps its head plus a marker naming its original length, and
   the span (or event) lists the key in ``agentel.truncated.attributes`` with the length in
   ``agentel.truncated.sizes``;
-- lone surrogates in names, keys and values become U+FFFD;
+- lone surrogates in names, keys and values become U+FFFD, bytes are decoded, NaN and
+  infinities become strings and other non-JSON values their ``repr`` (as SQLite and MongoDB
+  would store them), so every backend holds the same value;
 - a normalized count outside 64 bits, or a non-finite cost or timing, becomes unknown (None).
 """
 
@@ -91,13 +93,15 @@ def _needs_work(value: Any, cap: int) -> bool:
     kind = type(value)
     if kind is str:
         return len(value) > cap or not value.isascii()
+    if kind is float:
+        return not isfinite(value)
     if kind is list or kind is tuple:
         return any(_needs_work(item, cap) for item in value)
-    return kind is dict
+    return not (kind is int or kind is bool or value is None)
 
 
 def _clean_already(attributes: dict[str, Any], cap: int) -> bool:
-    """The fast path: plain ASCII keys and short ASCII / numeric values need nothing."""
+    """The fast path: plain ASCII keys and short ASCII / finite numeric values need nothing."""
     try:
         if not "".join(attributes).isascii():
             return False
@@ -108,20 +112,32 @@ def _clean_already(attributes: dict[str, Any], cap: int) -> bool:
         if kind is str:
             if len(value) > cap or not value.isascii():
                 return False
-        elif (
-            kind is not int and kind is not float and kind is not bool and value is not None
-        ) and _needs_work(value, cap):
+        elif kind is float:
+            if not isfinite(value):
+                return False
+        elif kind is not int and kind is not bool and value is not None and _needs_work(value, cap):
             return False
     return True
 
 
 def _clean_value(value: Any, cap: int) -> tuple[Any, int | None]:
-    """(the storable value, its original length when it was cut)."""
+    """(the storable value, its original length when it was cut).
+
+    Values JSON cannot hold become what every backend stores for them: bytes are decoded
+    (invalid UTF-8 as U+FFFD), NaN and infinities become "nan" / "inf" / "-inf", anything
+    else its ``repr``.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
     if isinstance(value, str):
         text = repair_text(value)
         if len(text) > cap:
             return text[:cap] + truncation_marker(len(text)), len(text)
         return text, None
+    if isinstance(value, float):
+        return (value if isfinite(value) else str(value)), None
+    if value is None or isinstance(value, (bool, int)):
+        return value, None
     if isinstance(value, (list, tuple)):
         cut = None
         items = []
@@ -136,11 +152,11 @@ def _clean_value(value: Any, cap: int) -> tuple[Any, int | None]:
         out = {}
         for key, item in value.items():
             clean, length = _clean_value(item, cap)
-            out[repair_text(key) if isinstance(key, str) else key] = clean
+            out[repair_text(key) if isinstance(key, str) else str(key)] = clean
             if length is not None:
                 cut = max(cut or 0, length)
         return out, cut
-    return value, None
+    return _clean_value(repr(value), cap)
 
 
 def clean_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +168,7 @@ def clean_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
     cut_keys: list[str] = []
     cut_sizes: list[int] = []
     for key, value in attributes.items():
-        name = repair_text(key) if isinstance(key, str) else key
+        name = repair_text(key) if isinstance(key, str) else str(key)
         clean, length = _clean_value(value, cap)
         out[name] = clean
         if length is not None:
