@@ -162,6 +162,9 @@ class Handle:
             except Exception:
                 logger.debug("agentel: uninstrument failed", exc_info=True)
 
+        if self._exporter is not None:  # its last retry ends in time to count what is left
+            self._exporter.shutdown_timeout_millis = max(0, _millis_left(deadline) - 100)
+
         def stop() -> bool:
             for processor in self.processors:
                 if isinstance(processor, LiveRunSpanProcessor):

@@ -278,10 +278,13 @@ class SQLiteStore(Store):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk, say): a
+                # second ROLLBACK would hide the real error behind "no transaction is active"
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _unstamped_traces(self, trace_ids: set[str]) -> set[str]:
         found: set[str] = set()
