@@ -97,7 +97,8 @@ class StoreSpanExporter(SpanExporter):
         )
         self._init_threading()
         weak = weakref.WeakMethod(self._init_threading)
-        os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m(forked=True))
+        if hasattr(os, "register_at_fork"):  # not on Windows
+            os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m(forked=True))
 
     def _init_threading(self, forked: bool = False) -> None:
         """Locks, buffer and retry thread; a forked child starts over with its own."""

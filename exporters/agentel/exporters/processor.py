@@ -108,7 +108,8 @@ class LiveRunSpanProcessor(SpanProcessor):
         self._logged = False
         self._reset()
         weak = weakref.WeakMethod(self._reset)
-        os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
+        if hasattr(os, "register_at_fork"):  # not on Windows
+            os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
 
     def _reset(self) -> None:
         """A new queue, lock and (lazily started) thread: at creation and in a forked child,

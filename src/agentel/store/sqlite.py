@@ -202,7 +202,8 @@ class SQLiteStore(Store):
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         weak = weakref.WeakMethod(self._reset_lock)
-        os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
+        if hasattr(os, "register_at_fork"):  # not on Windows
+            os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
         self._connect()
         with contextlib.suppress(sqlite3.Error):  # a read-only file still opens for reading
             self.mark_abandoned()
