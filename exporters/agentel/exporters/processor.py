@@ -9,6 +9,8 @@ import os
 import queue
 import socket
 import threading
+import time
+import weakref
 from typing import Any
 
 from opentelemetry import baggage, trace
@@ -101,12 +103,21 @@ class LiveRunSpanProcessor(SpanProcessor):
         self.exporter = exporter
         self.dropped = 0
         self._owns_exporter = owns_exporter
-        self._queue: queue.Queue[Any] = queue.Queue(max_queue_size)
+        self._max_queue_size = max_queue_size
+        self._stopped = False
+        self._logged = False
+        self._reset()
+        weak = weakref.WeakMethod(self._reset)
+        if hasattr(os, "register_at_fork"):  # not on Windows
+            os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
+
+    def _reset(self) -> None:
+        """A new queue, lock and (lazily started) thread: at creation and in a forked child,
+        which inherits neither the parent's thread nor a usable lock."""
+        self._queue: queue.Queue[Any] = queue.Queue(self._max_queue_size)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
-        self._stopped = False
-        self._logged = False
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         try:
@@ -130,8 +141,9 @@ class LiveRunSpanProcessor(SpanProcessor):
             return
         with self._lock:
             if self._thread is None or self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._queue = queue.Queue(self._queue.maxsize)  # a fork has no worker thread
+                if self._pid != os.getpid():  # forked without the at-fork hook (never expected)
+                    self._pid = os.getpid()
+                    self._queue = queue.Queue(self._max_queue_size)
                 self._thread = threading.Thread(
                     target=self._work, name="agentel-live-runs", daemon=True
                 )
@@ -173,17 +185,19 @@ class LiveRunSpanProcessor(SpanProcessor):
             return False
         return done.wait(timeout_millis / 1000)
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_millis: int = 5_000) -> None:
+        """Write what is queued and stop the thread, waiting at most ``timeout_millis``."""
         if self._stopped:
             return
         self._stopped = True
+        deadline = time.monotonic() + timeout_millis / 1000
         thread = self._thread
         if thread is not None and thread.is_alive():
             with contextlib.suppress(queue.Full):
-                self._queue.put(_STOP, timeout=5)
-            thread.join(5)
+                self._queue.put(_STOP, timeout=timeout_millis / 1000)
+            thread.join(max(0.0, deadline - time.monotonic()))
         if self._owns_exporter:
-            self.exporter.shutdown()
+            self.exporter.shutdown(max(0, int((deadline - time.monotonic()) * 1000)))
 
 
 def _live_record(span: Span, attributes: dict[str, Any], start_ns: int | None) -> SpanRecord:
@@ -191,7 +205,8 @@ def _live_record(span: Span, attributes: dict[str, Any], start_ns: int | None) -
     ctx = span.context
     parent = span.parent
     resource = {k: _plain(v) for k, v in span.resource.attributes.items()}
-    resource.setdefault("process.pid", os.getpid())
+    # the process running the run now: a resource built before a fork names the parent
+    resource["process.pid"] = os.getpid()
     resource.setdefault("host.name", socket.gethostname())
     scope = span.instrumentation_scope
     return build_span_record(

@@ -229,6 +229,14 @@ GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
 """System instructions sent to the model (JSON). Content: opt-in. (string, official,
 development, opt_in)
 """
+AGENTEL_TRUNCATED_ATTRIBUTES: Final = "agentel.truncated.attributes"
+"""Keys of the attributes whose value the store cut to its size cap at ingest. (string[],
+agentel, development, conditionally_required)
+"""
+AGENTEL_TRUNCATED_SIZES: Final = "agentel.truncated.sizes"
+"""Original length in characters of each value named in `agentel.truncated.attributes`, in the
+same order. (int[], unit {char}, agentel, development, conditionally_required)
+"""
 
 # --- Cost -------------------------------------------------------------------------------------
 GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"
@@ -341,6 +349,10 @@ METRIC_AGENTEL_CLIENT_COST: Final = "agentel.client.cost"
 """Cost of priced GenAI calls, in USD. (counter, unit {USD})"""
 METRIC_AGENTEL_CLIENT_UNPRICED_CALLS: Final = "agentel.client.unpriced_calls"
 """GenAI calls with usage but no known price (never counted as free). (counter, unit {call})"""
+METRIC_AGENTEL_EXPORTER_DROPPED_SPANS: Final = "agentel.exporter.dropped_spans"
+"""Spans a store exporter gave up on (store unreachable past the retry bound, buffer full, or a
+record the store rejected). (counter, unit {span})
+"""
 
 
 class Operation:
@@ -405,6 +417,8 @@ ENV_PRICING: Final = "AGENTEL_PRICING"
 """Path of a JSON price file that overrides the catalog."""
 ENV_MAX_CONTENT_CHARS: Final = "AGENTEL_MAX_CONTENT_CHARS"
 """Size cap for captured content, in characters."""
+ENV_MAX_ATTRIBUTE_CHARS: Final = "AGENTEL_MAX_ATTRIBUTE_CHARS"
+"""Size cap the store applies to every string attribute value at ingest, in characters."""
 DEFAULT_STORE: Final = "sqlite:///agentel.db"
 """The default store URL."""
 BAGGAGE_RUN_ID: Final = "agentel.run.id"

@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -69,8 +70,42 @@ def _wanted(instrument: str | Iterable[str] | None) -> list[str]:
     return names
 
 
+def _within(deadline: float, work: Callable[[], bool]) -> bool:
+    """Run ``work`` on a daemon thread and wait for it until ``deadline`` (monotonic).
+
+    False when it failed or is still running then; the thread is left to finish or to die
+    with the process, so a hung exporter cannot hold the caller past its time limit. Where a
+    thread cannot be started (Python 3.12 inside an exit hook) ``work`` runs inline, bounded
+    by the limits every processor and exporter applies itself.
+    """
+    outcome: list[bool] = []
+
+    def run() -> None:
+        try:
+            outcome.append(bool(work()))
+        except Exception:
+            logger.debug("agentel: flush or shutdown failed", exc_info=True)
+            outcome.append(False)
+
+    worker = threading.Thread(target=run, name="agentel-shutdown", daemon=True)
+    try:
+        worker.start()
+    except RuntimeError:
+        run()
+        return outcome[0]
+    worker.join(max(0.0, deadline - time.monotonic()))
+    return bool(outcome) and outcome[0]
+
+
+def _millis_left(deadline: float) -> int:
+    return max(0, int((deadline - time.monotonic()) * 1000))
+
+
 class Handle:
-    """What ``configure()`` set up; flush or shut it down (also done, bounded, at exit)."""
+    """What ``configure()`` set up; flush or shut it down (also done, bounded, at exit).
+
+    Both calls return within their ``timeout_millis`` whatever the store or collector does.
+    """
 
     def __init__(
         self,
@@ -91,6 +126,11 @@ class Handle:
         self._shut = False
 
     @property
+    def exporter(self) -> StoreSpanExporter | None:
+        """The store exporter: ``failed_spans``, ``buffered_spans``, ``exported_spans``."""
+        return self._exporter
+
+    @property
     def store(self) -> Store | None:
         """The store spans are written to (the only way to reach a ``memory://`` store)."""
         return self._exporter.store if self._exporter is not None else None
@@ -99,28 +139,51 @@ class Handle:
     """The MeterProvider ``configure(otlp=...)`` created for metrics over OTLP, if any."""
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Export everything buffered so far; True when it all went out in time."""
-        flushed = all(p.force_flush(timeout_millis) for p in self.processors)
-        if self.meter_provider is not None:
-            flushed = self.meter_provider.force_flush(timeout_millis) and flushed
-        return flushed
+        """Export everything buffered so far; True when it all reached the store in time."""
+        deadline = time.monotonic() + timeout_millis / 1000
+
+        def flush() -> bool:
+            ok = all([p.force_flush(_millis_left(deadline)) for p in self.processors])
+            if self._exporter is not None:  # spans held back by a store outage
+                ok = self._exporter.force_flush(_millis_left(deadline)) and ok
+            if self.meter_provider is not None:
+                ok = self.meter_provider.force_flush(_millis_left(deadline)) and ok
+            return ok
+
+        return _within(deadline, flush)
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
-        """Flush, stop the exporters and remove the instrumentation; idempotent."""
+        """Flush, stop the exporters and remove the instrumentation; idempotent.
+
+        Returns within ``timeout_millis``; spans not delivered by then are counted as dropped.
+        """
         with self._lock:
             if self._shut:
                 return
             self._shut = True
+        deadline = time.monotonic() + timeout_millis / 1000
         for instrumentor in self.instrumentors:
             try:
                 instrumentor.uninstrument()
             except Exception:
                 logger.debug("agentel: uninstrument failed", exc_info=True)
-        self.force_flush(timeout_millis)
-        for processor in self.processors:
-            processor.shutdown()
-        if self.meter_provider is not None:
-            self.meter_provider.shutdown(timeout_millis)
+
+        if self._exporter is not None:  # its last retry ends in time to count what is left
+            self._exporter.shutdown_timeout_millis = max(0, _millis_left(deadline) - 100)
+
+        def stop() -> bool:
+            for processor in self.processors:
+                if isinstance(processor, LiveRunSpanProcessor):
+                    processor.shutdown(_millis_left(deadline))
+                else:  # the SDK's BatchSpanProcessor exports what it holds, then the exporter
+                    processor.shutdown()
+            if self._exporter is not None:
+                self._exporter.shutdown(_millis_left(deadline))
+            if self.meter_provider is not None:
+                self.meter_provider.shutdown(_millis_left(deadline))
+            return True
+
+        _within(deadline, stop)
 
 
 def configure(
@@ -155,7 +218,9 @@ def configure(
         provider, owns = current, False
     else:
         attrs = {SERVICE_NAME: service_name} if service_name else {}
-        provider, owns = TracerProvider(resource=Resource.create(attrs)), True
+        # no SDK exit hook: its shutdown waits on a hung exporter without limit; ours is bounded
+        provider = TracerProvider(resource=Resource.create(attrs), shutdown_on_exit=False)
+        owns = True
 
     processors: list[SpanProcessor] = [RunIdSpanProcessor()]
     exporter = _store_exporter(store) if store else None

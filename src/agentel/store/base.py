@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from agentel.store.errors import NotFoundError, QueryError, StoreError
+from agentel.store.liveness import process_alive, settle, this_host
 from agentel.store.query import (
     RunFilter,
     SpanFilter,
@@ -48,28 +49,45 @@ def nest(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Nest span dicts under their parents' ``children``; spans whose parent is absent are roots.
 
     Children are ordered by start time. Cycles in foreign data cannot recurse: every span is
-    placed exactly once, and a span whose parent chain loops is treated as a root.
+    placed exactly once, and a span whose parent chain loops is treated as a root. Linear in
+    the number of spans, however deep the tree.
     """
     by_id = {s["span_id"]: {**s, "children": []} for s in spans}
+    looping = _looping(by_id)
     roots: list[dict[str, Any]] = []
     for span in sorted(by_id.values(), key=lambda s: (s["start_time"] or "", s["span_id"])):
         parent = by_id.get(span["parent_span_id"] or "")
-        if parent is None or _loops(span, by_id):
+        if parent is None or span["span_id"] in looping:
             roots.append(span)
         else:
             parent["children"].append(span)
     return roots
 
 
-def _loops(span: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> bool:
-    seen = {span["span_id"]}
-    current = by_id.get(span["parent_span_id"] or "")
-    while current is not None:
-        if current["span_id"] in seen:
-            return True
-        seen.add(current["span_id"])
-        current = by_id.get(current["parent_span_id"] or "")
-    return False
+def _looping(by_id: dict[str, dict[str, Any]]) -> set[str]:
+    """The spans whose parent chain runs into a cycle (each chain is walked once)."""
+    loops: dict[str, bool] = {}
+    for start in by_id:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current = start
+        while True:
+            if current in loops:
+                found = loops[current]
+                break
+            if current in on_path:
+                found = True
+                break
+            node = by_id.get(current)
+            if node is None:
+                found = False
+                break
+            path.append(current)
+            on_path.add(current)
+            current = node["parent_span_id"] or ""
+        for span_id in path:
+            loops[span_id] = found
+    return {span_id for span_id, found in loops.items() if found}
 
 
 @dataclass
@@ -165,6 +183,8 @@ def plan_ingest(
     for run_id, members in by_run.items():
         mark_counted(members)
         run = compute_run(run_id, members)
+        if run is not None:
+            settle(run)  # a live run whose process is gone is abandoned, not running
         if run is None:
             plan.deleted_runs.append(run_id)
         else:
@@ -250,6 +270,31 @@ class Store(ABC):
     @abstractmethod
     def _apply(self, plan: IngestPlan) -> set[str]:
         """Write a plan; returns the runs another writer changed meanwhile (to recompute)."""
+
+    # --- abandoned runs -----------------------------------------------------------------------
+    def mark_abandoned(self) -> list[str]:
+        """Persist ``abandoned`` for running runs of this host whose process is gone.
+
+        SQLite and MongoDB stores do it when opened, and every ingest settles the runs it
+        recomputes, so readers see crashed runs as abandoned; a long-lived store object
+        calls this to look again. Returns the run ids marked.
+        """
+        gone = [
+            run_id
+            for run_id, pid, start_ns in self._running_on(this_host())
+            if pid is not None and not process_alive(pid, start_ns)
+        ]
+        if gone:
+            self._set_abandoned(gone)
+        return gone
+
+    @abstractmethod
+    def _running_on(self, host: str) -> list[tuple[str, int | None, int | None]]:
+        """(run_id, pid, start_ns) of the runs with status ``running`` recorded on ``host``."""
+
+    @abstractmethod
+    def _set_abandoned(self, run_ids: list[str]) -> None:
+        """Set status ``abandoned`` on those of ``run_ids`` that are still ``running``."""
 
     # --- queries ----------------------------------------------------------------------------
     def runs(

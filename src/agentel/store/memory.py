@@ -110,6 +110,21 @@ class MemoryStore(Store):
         if new is not None:
             self._by_run.setdefault(new, set()).add(key)
 
+    def _running_on(self, host: str) -> list[tuple[str, int | None, int | None]]:
+        with self._lock:
+            return [
+                (r.run_id, r.pid, r.start_ns)
+                for r in self._runs.values()
+                if r.status == "running" and r.host == host
+            ]
+
+    def _set_abandoned(self, run_ids: list[str]) -> None:
+        with self._lock:
+            for run_id in run_ids:
+                run = self._runs.get(run_id)
+                if run is not None and run.status == "running":
+                    run.status = "abandoned"
+
     # --- queries ----------------------------------------------------------------------------
     def _content_candidates(
         self, patterns: list[str]

@@ -17,6 +17,7 @@ keys contain dots, and values may not fit BSON (integers beyond 64 bits).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -58,6 +59,8 @@ from agentel.store.where import FIELDS, to_mongo
 ENV_TTL_DAYS = "AGENTEL_MONGODB_TTL_DAYS"
 DEFAULT_DATABASE = "agentel"
 DUPLICATE_KEY = 11000
+DEFAULT_SOCKET_TIMEOUT_MS = 10_000
+"""How long one read or write may wait on the server: a hung server cannot block forever."""
 
 _PAYLOAD = ("attributes", "events", "links", "resource")
 _SPAN_DEFAULTS: dict[str, Any] = {
@@ -184,6 +187,7 @@ class MongoStore(Store):
         *,
         server_selection_timeout_ms: int = 3_000,
         ttl_days: float | None = None,
+        socket_timeout_ms: int = DEFAULT_SOCKET_TIMEOUT_MS,
     ) -> None:
         try:
             import pymongo
@@ -202,6 +206,7 @@ class MongoStore(Store):
             url,
             serverSelectionTimeoutMS=server_selection_timeout_ms,
             connectTimeoutMS=server_selection_timeout_ms,
+            socketTimeoutMS=socket_timeout_ms,
             appname="agentel",
             tz_aware=True,
         )
@@ -211,6 +216,8 @@ class MongoStore(Store):
         self._feedback = db["feedback"]
         try:
             self._ensure_indexes(ttl_days if ttl_days is not None else ttl_days_from_env())
+            with contextlib.suppress(pymongo.errors.OperationFailure):  # a read-only user
+                self.mark_abandoned()
         except pymongo.errors.ServerSelectionTimeoutError as exc:
             self._client.close()
             raise StoreError(
@@ -229,6 +236,7 @@ class MongoStore(Store):
         spans.create_index([("model", UP), ("start_ns", DOWN)], sparse=True, name="model_start")
         runs.create_index([("start_ns", DOWN)], name="start")
         runs.create_index([("trace_id", UP)], name="trace")
+        runs.create_index([("status", UP), ("host", UP)], name="status_host")
         runs.create_index([("agent_name", UP), ("start_ns", DOWN)], sparse=True, name="agent")
         runs.create_index(
             [("conversation_id", UP), ("start_ns", DOWN)], sparse=True, name="conversation"
@@ -355,6 +363,19 @@ class MongoStore(Store):
                 found.add(runs[error["index"]].run_id)
             return found
         return set()
+
+    def _running_on(self, host: str) -> list[tuple[str, int | None, int | None]]:
+        cursor = self._runs.find(
+            {"status": "running", "host": host}, {"_id": 1, "pid": 1, "start_ns": 1}
+        )
+        return [(d["_id"], d.get("pid"), d.get("start_ns")) for d in cursor]
+
+    def _set_abandoned(self, run_ids: list[str]) -> None:
+        # bumping the version makes a writer recomputing the same run meanwhile start over
+        self._runs.update_many(
+            {"_id": {"$in": run_ids}, "status": "running"},
+            {"$set": {"status": "abandoned"}, "$inc": {"_v": 1}},
+        )
 
     # --- queries ----------------------------------------------------------------------------
     def _content_candidates(

@@ -10,6 +10,7 @@ from typing import Any
 
 from agentel.semconv.normalize import normalize
 from agentel.semconv.pricing import default_pricebook
+from agentel.store.sanitize import clean_attributes, clean_events, clean_fields
 
 TOKEN_FIELDS = (
     "input_tokens",
@@ -178,6 +179,8 @@ def build_span_record(
     same record for the same span. A usage span with no cost attribute is priced here from
     the catalog; one whose model is unknown stays unpriced (cost None, never 0).
     """
+    attributes = clean_attributes(attributes)
+    events, links = clean_events(events), clean_events(links)
     norm = normalize(name, kind, attributes)
     resource = resource or {}
     record = SpanRecord(
@@ -204,7 +207,7 @@ def build_span_record(
         record.error_type = "error"
     if record.cost_usd is None and record.category in ("llm", "embedding") and record.model:
         _price(record)
-    return record
+    return clean_fields(record)
 
 
 _NORMALIZED_FIELDS = (

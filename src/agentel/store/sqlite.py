@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -109,9 +110,10 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
        ``runs``/``show``/``replay``/``stats``: runs by agent and by conversation, spans by
        model (run_id, trace_id and start time are indexed since version 1). Each index
        costs every insert, so there is none that no query needs.
+    3: the running runs by host, which ``mark_abandoned`` reads on every open.
     4: ``spans_usage``, a covering index of the counted LLM/embedding spans ordered by model
        and duration: ``stats(by="model")`` reads only it, its sums in one pass and each
-       percentile by seeking to its rank. (Version 3 belongs to the ingest work.)
+       percentile by seeking to its rank.
     """
     return [
         (
@@ -153,6 +155,10 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
             ],
         ),
         (
+            3,
+            ["CREATE INDEX IF NOT EXISTS runs_running ON runs (host) WHERE status = 'running'"],
+        ),
+        (
             4,
             [
                 "CREATE INDEX IF NOT EXISTS spans_usage ON spans (model, "
@@ -181,6 +187,9 @@ def _create_private(path: str) -> bool:
     os.close(fd)
     return True
 
+
+_INHERITED: list[sqlite3.Connection] = []
+"""Connections a forked child inherited: kept referenced so that the child never closes them."""
 
 _UPSERT_SPAN = (
     f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' for _ in SPAN_COLUMNS)}) "
@@ -212,10 +221,20 @@ class SQLiteStore(Store):
         self._pid = os.getpid()
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
+        weak = weakref.WeakMethod(self._reset_lock)
+        if hasattr(os, "register_at_fork"):  # not on Windows
+            os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
         self._connect()
+        with contextlib.suppress(sqlite3.Error):  # a read-only file still opens for reading
+            self.mark_abandoned()
 
     # --- connection and schema --------------------------------------------------------------
+    def _reset_lock(self) -> None:
+        self._lock = threading.RLock()  # a lock held by another thread at fork stays held
+
     def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid != os.getpid():
+            _INHERITED.append(self._conn)  # never close (so never touch) a parent's connection
         if self.path != ":memory:":
             _create_private(self.path)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -280,10 +299,13 @@ class SQLiteStore(Store):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk, say): a
+                # second ROLLBACK would hide the real error behind "no transaction is active"
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _unstamped_traces(self, trace_ids: set[str]) -> set[str]:
         found: set[str] = set()
@@ -327,6 +349,20 @@ class SQLiteStore(Store):
         if plan.runs:
             conn.executemany(_UPSERT_RUN, [_run_row(r) for r in plan.runs])
         return set()
+
+    def _running_on(self, host: str) -> list[tuple[str, int | None, int | None]]:
+        with self._lock:
+            return self.conn.execute(
+                "SELECT run_id, pid, start_ns FROM runs WHERE status = 'running' AND host = ?",
+                (host,),
+            ).fetchall()
+
+    def _set_abandoned(self, run_ids: list[str]) -> None:
+        with self._writing():
+            self.conn.executemany(
+                "UPDATE runs SET status = 'abandoned' WHERE run_id = ? AND status = 'running'",
+                [(r,) for r in run_ids],
+            )
 
     # --- feedback and retention -------------------------------------------------------------
     def add_feedback(
