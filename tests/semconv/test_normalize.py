@@ -431,7 +431,6 @@ def test_property_never_raises_and_counts_are_sane(attrs):
         assert n[key] is None or math.isfinite(n[key])
 
 
-
 # The registry keys normalize() reads, with values that exercise every rule.
 NATIVE_KEYS = [
     "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model",

@@ -61,7 +61,7 @@ def _c_encoder() -> Any:
         encode = make(
             None, _unencodable, json.encoder.encode_basestring, None, ":", ",", False, False, False
         )
-        probe = {"s": "é\"\n", "i": -3, "f": 0.1, "b": [True, None], "t": (1.5e300, "x")}
+        probe = {"s": 'é"\n', "i": -3, "f": 0.1, "b": [True, None], "t": (1.5e300, "x")}
         if "".join(encode(probe, 0)) != _ENCODER.encode(probe):
             return None
     except Exception:
