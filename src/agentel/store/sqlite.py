@@ -467,8 +467,14 @@ def _rollup_record(row: Sequence[Any]) -> SpanRecord:
     return SpanRecord(**data)
 
 
-def _run_row(run: RunRecord) -> tuple[Any, ...]:
-    return tuple(json.dumps(run.models) if c == "models" else getattr(run, c) for c in RUN_COLUMNS)
+_RUN_ROW = operator.attrgetter(*RUN_COLUMNS)
+_MODELS = RUN_COLUMNS.index("models")
+
+
+def _run_row(run: RunRecord) -> list[Any]:
+    row = list(_RUN_ROW(run))
+    row[_MODELS] = json.dumps(row[_MODELS])
+    return row
 
 
 def _run_from_row(row: Sequence[Any]) -> RunRecord:
