@@ -210,26 +210,50 @@ def build_span_record(
     same record for the same span. A usage span with no cost attribute is priced here from
     the catalog; one whose model is unknown stays unpriced (cost None, never 0).
     """
-    norm = normalize(name, kind, attributes)
+    n = normalize(name, kind, attributes)
     resource = resource or {}
+    run_id = n["run_id"]
+    # positional, in field order (half the cost of 39 keywords); a test checks every field
     record = SpanRecord(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=parent_span_id or None,
-        name=name,
-        kind=kind,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        status=status,
-        status_message=status_message or None,
-        run_id_stamped=norm["run_id"] is not None,
-        scope=scope,
-        service_name=resource.get("service.name"),
-        attributes=attributes,
-        events=events or [],
-        links=links or [],
-        resource=resource,
-        **norm,  # run_id and the normalized fields, all SpanRecord fields
+        trace_id,
+        span_id,
+        parent_span_id or None,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        status,
+        status_message or None,
+        run_id,
+        run_id is not None,
+        n["category"],
+        n["operation"],
+        n["conversation_id"],
+        n["user_id"],
+        n["error_type"],
+        resource.get("service.name"),
+        scope,
+        n["agent_name"],
+        n["model"],
+        n["provider"],
+        n["tool_name"],
+        n["tool_call_id"],
+        n["iteration"],
+        n["input_tokens"],
+        n["output_tokens"],
+        n["cache_read_tokens"],
+        n["cache_write_tokens"],
+        n["reasoning_tokens"],
+        n["cost_usd"],
+        n["cost_breakdown"],
+        n["cost_source"],
+        n["ttft_ms"],
+        n["output_tps"],
+        False,
+        attributes,
+        events or [],
+        links or [],
+        resource,
     )
     if record.error_type is None and status == "error":
         record.error_type = "error"
