@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentel.semconv.normalize import normalize, operation_for
+from agentel.semconv.normalize import FOREIGN_KEYS, _fields, normalize, operation_for
 from agentel.store import open_store
 from agentel.store.records import build_span_record
 
@@ -429,6 +429,47 @@ def test_property_never_raises_and_counts_are_sane(attrs):
         assert value is None or (isinstance(value, int) and value >= 0)
     for key in ("cost_usd", "ttft_ms"):
         assert n[key] is None or math.isfinite(n[key])
+
+
+# The registry keys normalize() reads, with values that exercise every rule.
+NATIVE_KEYS = [
+    "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model",
+    "gen_ai.response.model", "gen_ai.agent.name", "gen_ai.workflow.name", "gen_ai.tool.name",
+    "gen_ai.tool.call.id", "gen_ai.conversation.id", "session.id", "user.id",
+    "agentel.iteration", "error.type", "agentel.run.id", "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
+    "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.cost", "agentel.cost.input",
+    "agentel.cost.output", "agentel.cost.cache_read", "agentel.cost.cache_write",
+    "agentel.cost.reasoning", "agentel.cost.source", "gen_ai.response.time_to_first_chunk",
+    "agentel.usage.output_tokens_per_second",
+]  # fmt: skip
+named_values = st.one_of(
+    values,
+    st.sampled_from(
+        ["chat", " Invoke_Agent ", "invoke_workflow", "execute_tool", "embedding", "agent", "", " "]
+    ),
+    st.sampled_from(["openai", "MistralAI", "gemini", "bedrock", "catalog"]),
+    st.integers(0, 2000),
+    st.tuples(st.text(max_size=3)),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(NATIVE_KEYS), named_values, max_size=12),
+    st.dictionaries(st.sampled_from(sorted(FOREIGN_KEYS)), named_values, max_size=2),
+    st.sampled_from(["span", "", "invoke_agent planner", "invoke_workflow", "chat gpt-4o"]),
+)
+def test_fast_path_gives_the_full_lookup_result(native, foreign, name):
+    """Spans without other conventions' keys skip their lookups with an identical result."""
+    for attrs in (native, {**native, **foreign}):
+        assert normalize(name, "internal", attrs) == _fields(name, attrs)
+
+
+def test_registry_keys_are_not_foreign():
+    assert FOREIGN_KEYS.isdisjoint(NATIVE_KEYS)
+    assert {"llm.token_count.prompt", "llm.cost.total", "traceloop.span.kind"} <= FOREIGN_KEYS
 
 
 # --- the same call, whichever family recorded it, down to the store ----------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 import re
@@ -651,6 +652,9 @@ def test_cost_is_a_frozen_dataclass(book):
     assert isinstance(c, Cost)
     with pytest.raises(AttributeError):
         c.total = 1.0  # type: ignore[misc]
+    # built without __init__ (for speed), it is still a complete, comparable, hashable Cost
+    rebuilt = Cost(**dataclasses.asdict(c))
+    assert c == rebuilt and hash(c) == hash(rebuilt) and repr(c) == repr(rebuilt)
 
 
 # --- describe, cache, default book --------------------------------------------------------------

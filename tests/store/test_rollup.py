@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from agentel.store.records import SpanRecord
+from agentel.store.records import TOKEN_FIELDS, SpanRecord
 from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids
 
 
@@ -154,3 +154,22 @@ def test_error_root_makes_an_error_run():
     root = span("a", None, operation="invoke_agent", status="error")
     mark_counted([root])
     assert compute_run("a", [root]).status == "error"
+
+
+def test_compute_run_sums_every_token_field():
+    llms = [
+        span(
+            f"l{i}",
+            "a",
+            category="llm",
+            start_ns=i,
+            **{f: (i + 1) * (j + 1) for j, f in enumerate(TOKEN_FIELDS)},
+        )
+        for i in range(3)
+    ]
+    spans = [span("a", None, operation="invoke_agent", category="agent"), *llms]
+    mark_counted(spans)
+    run = compute_run("a", spans)
+    assert {f: getattr(run, f) for f in TOKEN_FIELDS} == {
+        f: sum(getattr(s, f) for s in llms) for f in TOKEN_FIELDS
+    }

@@ -18,12 +18,18 @@ def _plain(value: Any) -> Any:
 
 
 def _attrs(attributes: Any) -> dict[str, Any]:
+    """A plain dict of SDK attributes, sequences (tuples) as lists, like JSON gives them back."""
     if not attributes:
         return {}
-    plain = dict(attributes)
-    for key, value in plain.items():
-        if type(value) is tuple:
-            plain[key] = list(value)
+    # the SDK hands out a read-only proxy over BoundedAttributes, whose copy() is a dict copy
+    copy = getattr(attributes, "copy", None)
+    plain = copy() if copy is not None else dict(attributes)
+    if type(plain) is not dict:
+        plain = dict(plain)
+    if tuple in map(type, plain.values()):
+        for key, value in plain.items():
+            if type(value) is tuple:
+                plain[key] = list(value)
     return plain
 
 

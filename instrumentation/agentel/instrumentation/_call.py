@@ -10,7 +10,7 @@ from opentelemetry.trace import Span
 
 from agentel.semconv import attributes as A
 
-from ._common import error_type, log_once, set_attribute
+from ._common import error_type, log_once, set_attribute, to_attribute_value
 from ._config import InstrumentationConfig
 from ._content import record_content
 from ._handles import LLMHandle
@@ -24,14 +24,19 @@ class ProviderCall(LLMHandle):
     measures the duration and, for streams, the time to the first chunk and the output token
     rate; it holds captured content until the end; and it records the call's metrics once,
     after the span has ended.
+
+    Attributes learnt from the response (metadata, usage) are held and set at the end
+    together with the cost, in one ``set_attributes`` call: every
+    call into the SDK span takes its lock and re-validates the mapping.
     """
 
     __slots__ = (
         "_first_chunk",
         "_last_chunk",
-        "_metric_attributes",
         "_metrics",
+        "_pending",
         "_pending_content",
+        "_request_attributes",
         "_started",
         "config",
         "stream_end",
@@ -51,15 +56,27 @@ class ProviderCall(LLMHandle):
         self._started = perf_counter()
         self.config = config
         self._metrics = metrics
-        self._metric_attributes = (
-            {k: attributes[k] for k in METRIC_ATTRIBUTE_KEYS if attributes.get(k) is not None}
-            if metrics is not None
-            else None
-        )
+        self._request_attributes = attributes
+        self._pending: dict[str, Any] = {}
         self._first_chunk: float | None = None
         self._last_chunk = 0.0
         self._pending_content: dict[str, Any] | None = None
         self.stream_end: str | None = None
+
+    def _set_clean(self, values: dict[str, Any]) -> None:
+        self._pending.update(values)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute at the end of the call (``None`` is skipped)."""
+        if self._ended:
+            return
+        try:
+            converted = to_attribute_value(value)
+        except Exception:
+            log_once("set_attribute", f"could not set attribute {key!r}")
+            return
+        if converted is not None:
+            self._pending[key] = converted
 
     @property
     def capture_content(self) -> bool:
@@ -78,7 +95,7 @@ class ProviderCall(LLMHandle):
         now = perf_counter()
         if self._first_chunk is None:
             self._first_chunk = now
-            if not self._ended:
+            if not self._ended:  # on the span at once: a live view shows it mid-stream
                 set_attribute(
                     self._span, A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, now - self._started
                 )
@@ -90,14 +107,19 @@ class ProviderCall(LLMHandle):
         return None if first is None else first - self._started
 
     def _before_end(self) -> None:
-        super()._before_end()
-        first = self._first_chunk
-        output = self.usage.output_tokens
-        if first is not None and output and self._last_chunk > first:
-            rate = output / (self._last_chunk - first)
-            set_attribute(self._span, A.AGENTEL_OUTPUT_TOKENS_PER_SECOND, rate)
-        if self.stream_end is not None:
-            set_attribute(self._span, A.AGENTEL_STREAM_END, self.stream_end)
+        try:
+            super()._before_end()
+            first = self._first_chunk
+            output = self.usage.output_tokens
+            if first is not None and output and self._last_chunk > first:
+                rate = output / (self._last_chunk - first)
+                self._pending[A.AGENTEL_OUTPUT_TOKENS_PER_SECOND] = rate
+            if self.stream_end is not None:
+                self._pending[A.AGENTEL_STREAM_END] = self.stream_end
+        finally:
+            if self._pending:
+                self._span.set_attributes(self._pending)
+                self._pending = {}
         if self._pending_content:
             record_content(self._span, self.config, self._pending_content)
             self._pending_content = None
@@ -107,10 +129,11 @@ class ProviderCall(LLMHandle):
             return
         super().end(exc)
         metrics = self._metrics
-        if metrics is None:
+        if metrics is None or not metrics.enabled:
             return
         try:
-            attrs = dict(self._metric_attributes or {})
+            request = self._request_attributes
+            attrs = {k: request[k] for k in METRIC_ATTRIBUTE_KEYS if request.get(k) is not None}
             if self.response_model:
                 attrs[A.GEN_AI_RESPONSE_MODEL] = self.response_model
             if exc is not None:

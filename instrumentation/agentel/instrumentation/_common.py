@@ -11,7 +11,8 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from opentelemetry.trace import Span, Status, StatusCode
@@ -168,8 +169,25 @@ def add_event(span: Span, kind: str, data: Mapping[str, Any] | None = None) -> N
         log_once("add_event", f"could not add event {kind!r}")
 
 
-def server_attributes(url: Any) -> dict[str, Any]:
-    """``server.address`` / ``server.port`` from a URL object (httpx-like) or string."""
+_servers: dict[int, tuple[Any, Mapping[str, Any]]] = {}
+
+
+def server_attributes(url: Any) -> Mapping[str, Any]:
+    """``server.address`` / ``server.port`` from a URL object (httpx-like) or string.
+
+    Read once per URL object (a client's ``base_url`` is the same object on every call).
+    """
+    held = _servers.get(id(url))
+    if held is not None and held[0] is url:
+        return held[1]
+    out = MappingProxyType(_server_attributes(url))
+    if len(_servers) >= 64:
+        _servers.clear()
+    _servers[id(url)] = (url, out)
+    return out
+
+
+def _server_attributes(url: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
         host = getattr(url, "host", None)
@@ -226,7 +244,13 @@ class Usage:
                 setattr(self, name, count)
 
     def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self))
+        return (
+            self.input_tokens is None
+            and self.output_tokens is None
+            and self.cache_read_tokens is None
+            and self.cache_write_tokens is None
+            and self.reasoning_tokens is None
+        )
 
     def attributes(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -264,7 +288,7 @@ def cost_attributes(model: str | None, provider: str | None, usage: Usage) -> di
         )
         if cost is None:
             return {}
-        return dict(_cost_attributes(cost))
+        return _cost_attributes(cost)
     except Exception:
         log_once("cost_attributes", "could not price an LLM call")
         return {}

@@ -143,7 +143,7 @@ class LLMHandle(SpanHandle):
                 cache_write_tokens=cache_write_tokens,
                 reasoning_tokens=reasoning_tokens,
             )
-            set_attributes(self._span, self.usage.attributes())
+            self._set_clean(self.usage.attributes())
         except Exception:
             log_once("LLMHandle.set_usage", "could not record usage")
         if model:
@@ -184,8 +184,13 @@ class LLMHandle(SpanHandle):
         if id:
             values[A.GEN_AI_RESPONSE_ID] = str(id)
         if finish_reasons is not None:
-            reasons = tuple(str(r) for r in finish_reasons if r is not None)
+            reasons = tuple([str(r) for r in finish_reasons if r is not None])
             values[A.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+        if values:
+            self._set_clean(values)
+
+    def _set_clean(self, values: dict[str, Any]) -> None:
+        """Set attributes whose values are already attribute-safe (built by agentel)."""
         set_attributes(self._span, values)
 
     def record_content(
@@ -229,4 +234,5 @@ class LLMHandle(SpanHandle):
                     break
         total = cost.get(A.GEN_AI_USAGE_COST)
         self.cost_usd = float(total) if isinstance(total, (int, float)) else None
-        set_attributes(self._span, cost)
+        if cost:
+            self._set_clean(cost)

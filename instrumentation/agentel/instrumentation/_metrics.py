@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.metrics import MeterProvider, NoOpHistogram, get_meter
 
 from agentel.semconv import attributes as A
 
@@ -68,6 +68,18 @@ class GenAIMetrics:
             unit="USD",
             description="Cost of GenAI calls, from agentel's dated price catalog.",
         )
+
+    @property
+    def enabled(self) -> bool:
+        """False while recording would do nothing, so a call can skip building attributes.
+
+        That is the case for no-op instruments, and for the global provider's proxy
+        instruments until an SDK ``MeterProvider`` is set (then they all start recording).
+        """
+        instrument = self.duration
+        if isinstance(instrument, NoOpHistogram):
+            return False
+        return getattr(instrument, "_real_instrument", instrument) is not None
 
     def record(
         self,

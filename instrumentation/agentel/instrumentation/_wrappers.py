@@ -38,7 +38,11 @@ Wrapped = Callable[..., Any]
 
 @dataclass
 class LLMRequest:
-    """What a provider call asks for: enough to name and start its span."""
+    """What a provider call asks for: enough to name and start its span.
+
+    ``clean`` says ``attributes`` already holds only attribute-safe values and no ``None``
+    (the extractor built them so), so they go to the SDK without a second cleaning pass.
+    """
 
     operation: str
     provider: str | None
@@ -46,6 +50,7 @@ class LLMRequest:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     call_kwargs: dict[str, Any] | None = None
     content: Mapping[str, Any] | None = None
+    clean: bool = False
 
     @property
     def span_name(self) -> str:
@@ -65,7 +70,7 @@ def start_llm_span(
     metrics: GenAIMetrics | None = None,
 ) -> tuple[ProviderCall, context.Context]:
     """Start a CLIENT span for ``request``; returns its call and a context making it current."""
-    attributes = clean_attributes(request.attributes)
+    attributes = request.attributes if request.clean else clean_attributes(request.attributes)
     span = tracer.start_span(request.span_name, kind=SpanKind.CLIENT, attributes=attributes)
     call = ProviderCall(
         span,

@@ -196,6 +196,54 @@ _LF_CACHE_WRITE = (
 )
 _LF_REASONING = ("output_reasoning_tokens", "output_reasoning", "reasoning")
 
+# OpenInference's cost keys are ``llm.cost.<suffix>``.
+_OPENINFERENCE_COST_SUFFIXES = (
+    "prompt",
+    "completion",
+    "total",
+    "prompt_details.input",
+    "prompt_details.cache_read",
+    "prompt_details.cache_write",
+    "completion_details.output",
+    "completion_details.reasoning",
+)
+_REGISTRY_VALUES = frozenset(v for k, v in vars(A).items() if k.isupper() and isinstance(v, str))
+
+FOREIGN_KEYS = frozenset(
+    {
+        key
+        for keys in (
+            _MODEL_KEYS,
+            _PROVIDER_KEYS,
+            _INPUT_KEYS,
+            _OUTPUT_KEYS,
+            _TOTAL_KEYS,
+            _CACHE_READ_KEYS,
+            _CACHE_WRITE_KEYS,
+            _REASONING_KEYS,
+            _AGENT_NAME_KEYS,
+            _TOOL_NAME_KEYS,
+            _TOOL_CALL_ID_KEYS,
+            _CONVERSATION_KEYS,
+            _USER_KEYS,
+        )
+        for key in keys
+        if key not in _REGISTRY_VALUES
+    }
+    | {
+        OPENINFERENCE_SPAN_KIND,
+        TRACELOOP_SPAN_KIND,
+        TRACELOOP_ENTITY_NAME,
+        LLM_REQUEST_TYPE,
+        LANGFUSE_OBSERVATION_TYPE,
+        LANGFUSE_USAGE_DETAILS,
+        LANGFUSE_COST_DETAILS,
+        *(f"llm.cost.{suffix}" for suffix in _OPENINFERENCE_COST_SUFFIXES),
+    }
+)
+"""Keys only other conventions use. A span with none of them (every span agentel's own
+instrumentation makes) takes :func:`normalize`'s fast path, with the same result."""
+
 
 def category_for(operation: str | None) -> str:
     """The record category of an operation name (``other`` when unknown)."""
@@ -393,7 +441,7 @@ def _cost(attrs: Mapping[str, Any]) -> tuple[float | None, dict[str, float] | No
 
 
 def _openinference_cost(attrs: Mapping[str, Any]) -> tuple[float | None, dict[str, float]]:
-    def get(suffix: str) -> float | None:
+    def get(suffix: str) -> float | None:  # one of _OPENINFERENCE_COST_SUFFIXES
         return _float(attrs.get(f"llm.cost.{suffix}"))
 
     prompt, completion = get("prompt"), get("completion")
@@ -454,7 +502,15 @@ def normalize(name: str, kind: str | None, attrs: Mapping[str, Any]) -> dict[str
     span processor, or None), the five token counts, cost_usd, cost_breakdown, cost_source,
     ttft_ms and output_tps. Values that cannot be read are None, never an exception.
     ``kind`` (the OTel span kind) is accepted for callers' symmetry; no rule needs it yet.
+    A span with none of :data:`FOREIGN_KEYS` takes a fast path reading the registry's keys only.
     """
+    if FOREIGN_KEYS.isdisjoint(attrs):
+        return _native_fields(name, attrs)
+    return _fields(name, attrs)
+
+
+def _fields(name: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The record fields, looking through every convention understood."""
     operation = operation_for(attrs)
     agent_name, tool_name = _names(name, operation, attrs)
     cost, breakdown, cost_source = _cost(attrs)
@@ -478,4 +534,65 @@ def normalize(name: str, kind: str | None, attrs: Mapping[str, Any]) -> dict[str
         "cost_source": cost_source,
         "ttft_ms": ttft * 1000.0 if ttft is not None else None,
         "output_tps": _float(attrs.get(A.AGENTEL_OUTPUT_TOKENS_PER_SECOND)),
+    }
+
+
+def _native_fields(name: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`_fields` for a span without any of :data:`FOREIGN_KEYS`, inlined for speed.
+
+    The same rules with the other conventions' keys left out (they are absent), so the
+    result is identical; tests/semconv checks that on generated attribute sets.
+    """
+    get = attrs.get
+    operation = _lower(get(A.GEN_AI_OPERATION_NAME))
+    if operation:
+        operation = _OPERATION_ALIASES.get(operation, operation)
+    agent = _str(get(A.GEN_AI_AGENT_NAME)) or _str(get(A.GEN_AI_WORKFLOW_NAME))
+    if agent is None and operation in RUN_OPERATIONS:
+        agent = _str(name.removeprefix(f"{operation} ") if name else None)
+    provider = _lower(_first(attrs, A.GEN_AI_PROVIDER_NAME, A.GEN_AI_SYSTEM))
+    inp = _int(get(A.GEN_AI_USAGE_INPUT_TOKENS))
+    if inp is None:
+        inp = _int(get(A.GEN_AI_USAGE_PROMPT_TOKENS))
+    out = _int(get(A.GEN_AI_USAGE_OUTPUT_TOKENS))
+    if out is None:
+        out = _int(get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
+    read = _int(get(A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS))
+    write = _int(get(A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS))
+    reasoning = _int(get(A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS))
+    if inp is not None and (read or write) and inp < (read or 0) + (write or 0):
+        inp += (read or 0) + (write or 0)
+    if out is not None and reasoning is not None and out < reasoning:
+        out += reasoning
+    cost = _float(get(A.GEN_AI_USAGE_COST))
+    breakdown = source = None
+    if cost is not None:
+        breakdown = {
+            part: v for part, key in _COST_PARTS.items() if (v := _float(get(key))) is not None
+        } or None
+        source = _str(get(A.AGENTEL_COST_SOURCE)) or "provider"
+    ttft = _float(get(A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
+    return {
+        "operation": operation or None,
+        "category": _CATEGORY_BY_OPERATION.get(operation or "", Category.OTHER),
+        "model": _str(get(A.GEN_AI_RESPONSE_MODEL)) or _str(get(A.GEN_AI_REQUEST_MODEL)),
+        "provider": _PROVIDER_ALIASES.get(provider, provider) if provider else None,
+        "agent_name": agent,
+        "tool_name": _str(get(A.GEN_AI_TOOL_NAME)),
+        "tool_call_id": _str(get(A.GEN_AI_TOOL_CALL_ID)),
+        "conversation_id": _str(get(A.GEN_AI_CONVERSATION_ID)) or _str(get(A.SESSION_ID)),
+        "user_id": _str(get(A.USER_ID)),
+        "iteration": _int(get(A.AGENTEL_ITERATION)),
+        "error_type": _str(get(A.ERROR_TYPE)),
+        "run_id": _str(get(A.AGENTEL_RUN_ID)),
+        "input_tokens": inp,
+        "output_tokens": out,
+        "cache_read_tokens": read,
+        "cache_write_tokens": write,
+        "reasoning_tokens": reasoning,
+        "cost_usd": cost,
+        "cost_breakdown": breakdown,
+        "cost_source": source,
+        "ttft_ms": ttft * 1000.0 if ttft is not None else None,
+        "output_tps": _float(get(A.AGENTEL_OUTPUT_TOKENS_PER_SECOND)),
     }

@@ -163,6 +163,19 @@ class Cost:
     model: str
 
 
+def _round(value: float) -> float:
+    """``round(value, 12)``, which takes away float noise; zero (most parts) skips the call."""
+    return round(value, 12) if value else value
+
+
+def _new_cost(values: dict[str, Any]) -> Cost:
+    """``Cost(**values)`` without the frozen dataclass's per-field ``object.__setattr__``
+    (a third of pricing one call); ``values`` must name every field."""
+    cost = object.__new__(Cost)
+    cost.__dict__.update(values)
+    return cost
+
+
 # --- parsing and validation ---------------------------------------------------------------------
 
 
@@ -474,28 +487,32 @@ class PriceBook:
         price = self.lookup(model, provider) if model else None  # type: ignore[arg-type]
         if price is None:
             return None
-        inp, out = _count(input_tokens), _count(output_tokens)
-        c_read, c_write = _count(cache_read_tokens), _count(cache_write_tokens)
-        reasoning = _count(reasoning_tokens)
-
-        uncached = max(0, inp - c_read - c_write)
-        input_cost = uncached * price.input / 1e6
-        read_cost = c_read * _or(price.cache_read, price.input) / 1e6
-        write_cost = c_write * _or(price.cache_write, price.input) / 1e6
-        reasoning_cost = reasoning * _or(price.reasoning, price.output) / 1e6
-        output_cost = max(0, out - reasoning) * price.output / 1e6
+        # None counts read as 0, negative ones too (this runs once per instrumented LLM call)
+        inp = 0 if input_tokens is None else max(0, input_tokens)
+        out = 0 if output_tokens is None else max(0, output_tokens)
+        c_read = 0 if cache_read_tokens is None else max(0, cache_read_tokens)
+        c_write = 0 if cache_write_tokens is None else max(0, cache_write_tokens)
+        reasoning = 0 if reasoning_tokens is None else max(0, reasoning_tokens)
+        p_in, p_out = price.input, price.output
+        input_cost = max(0, inp - c_read - c_write) * p_in / 1e6
+        read_cost = c_read * (p_in if price.cache_read is None else price.cache_read) / 1e6
+        write_cost = c_write * (p_in if price.cache_write is None else price.cache_write) / 1e6
+        reasoning_cost = reasoning * (p_out if price.reasoning is None else price.reasoning) / 1e6
+        output_cost = max(0, out - reasoning) * p_out / 1e6
         total = input_cost + read_cost + write_cost + reasoning_cost + output_cost
-        return Cost(
-            total=round(total, 12),
-            input=round(input_cost, 12),
-            output=round(output_cost, 12),
-            cache_read=round(read_cost, 12),
-            cache_write=round(write_cost, 12),
-            reasoning=round(reasoning_cost, 12),
-            currency=CURRENCY,
-            source=price.source,
-            price_version=self._price_version(price),
-            model=price.model,
+        return _new_cost(
+            {
+                "total": _round(total),
+                "input": _round(input_cost),
+                "output": _round(output_cost),
+                "cache_read": _round(read_cost),
+                "cache_write": _round(write_cost),
+                "reasoning": _round(reasoning_cost),
+                "currency": CURRENCY,
+                "source": price.source,
+                "price_version": self._price_version(price),
+                "model": price.model,
+            }
         )
 
     def _price_version(self, price: ModelPrice) -> str:
@@ -542,14 +559,6 @@ def _origin_date(price: ModelPrice) -> str | None:
     except (OSError, ValueError):  # configure(prices=...) has no file
         return None
     return datetime.fromtimestamp(mtime, tz=timezone.utc).date().isoformat()
-
-
-def _count(value: Any) -> int | float:
-    return 0 if value is None else max(0, value)
-
-
-def _or(value: float | None, fallback: float) -> float:
-    return fallback if value is None else value
 
 
 def cost_attributes(cost: Cost) -> dict[str, float | str]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 
 from agentel.semconv.normalize import RUN_OPERATIONS, USAGE_CATEGORIES
-from agentel.store.records import TOKEN_FIELDS, RunRecord, SpanRecord
+from agentel.store.records import RunRecord, SpanRecord
 
 MAX_DEPTH = 100_000
 """Ancestor walks stop here, so a corrupt (cyclic) parent chain cannot loop forever."""
@@ -107,12 +108,16 @@ def _own_iterations(run_id: str, spans: list[SpanRecord]) -> set[int]:
     return own
 
 
+_start = attrgetter("start_ns")
+
+
 def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
     """The run record for the spans of one run (``counted`` must already be marked)."""
     if not spans:
         return None
     root = next((s for s in spans if s.span_id == run_id), None)
-    first = min(spans, key=lambda s: s.start_ns)
+    ordered = sorted(spans, key=_start)
+    first = ordered[0]  # stable sort: the first of the earliest, as min() would pick
     head = root or first
     run = RunRecord(run_id=run_id, trace_id=head.trace_id, span_count=len(spans))
     run.name = head.name
@@ -125,7 +130,7 @@ def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
     models: set[str] = set()
     iterations: set[int] = set()
     ttft_start: int | None = None
-    for span in sorted(spans, key=lambda s: s.start_ns):
+    for span in ordered:
         run.conversation_id = run.conversation_id or span.conversation_id
         run.user_id = run.user_id or span.user_id
         if span.status == "error":
@@ -140,8 +145,11 @@ def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
             run.llm_calls += 1
         if span.model:
             models.add(span.model)
-        for name in TOKEN_FIELDS:
-            setattr(run, name, getattr(run, name) + (getattr(span, name) or 0))
+        run.input_tokens += span.input_tokens or 0
+        run.output_tokens += span.output_tokens or 0
+        run.cache_read_tokens += span.cache_read_tokens or 0
+        run.cache_write_tokens += span.cache_write_tokens or 0
+        run.reasoning_tokens += span.reasoning_tokens or 0
         if span.cost_usd is None:
             run.unpriced_calls += 1
         else:

@@ -664,28 +664,30 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
 
 
 _ROW = operator.attrgetter(*SPAN_COLUMNS)
-_JSON_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in _JSON_SPAN_COLUMNS)
-_BOOL_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in _BOOL_SPAN_COLUMNS)
+_COST_BREAKDOWN = SPAN_COLUMNS.index("cost_breakdown")
+_ATTRIBUTES = SPAN_COLUMNS.index("attributes")
+_EVENTS = SPAN_COLUMNS.index("events")
+_LINKS = SPAN_COLUMNS.index("links")
+_RESOURCE = SPAN_COLUMNS.index("resource")
+
+
+def _json_column(value: Any, empty: str, encode: Any = dump_json) -> str | None:
+    if value is None:
+        return None
+    return encode(value) if value else empty
 
 
 def _span_row(record: SpanRecord) -> list[Any]:
-    values = list(_ROW(record))
-    for i in _JSON_INDEXES:
-        value = values[i]
-        if value is None:
-            continue
-        if not value:
-            values[i] = "[]" if isinstance(value, list) else "{}"
-        elif i == _RESOURCE_INDEX:
-            values[i] = shared_json(value)
-        else:
-            values[i] = dump_json(value)
-    for i in _BOOL_INDEXES:
-        values[i] = int(values[i])
-    return values
+    """The SPAN_COLUMNS values of a record (JSON columns encoded; bools bind as 0/1)."""
+    row = list(_ROW(record))
+    row[_COST_BREAKDOWN] = _json_column(row[_COST_BREAKDOWN], "{}")
+    row[_ATTRIBUTES] = _json_column(row[_ATTRIBUTES], "{}")
+    row[_EVENTS] = _json_column(row[_EVENTS], "[]")
+    row[_LINKS] = _json_column(row[_LINKS], "[]")
+    row[_RESOURCE] = _json_column(row[_RESOURCE], "{}", shared_json)
+    return row
 
 
-_RESOURCE_INDEX = SPAN_COLUMNS.index("resource")
 _START = SPAN_COLUMNS.index("start_ns")
 _SPAN_ID = SPAN_COLUMNS.index("span_id")
 _TRACE_ID = SPAN_COLUMNS.index("trace_id")
@@ -712,8 +714,14 @@ def _rollup_record(row: Sequence[Any]) -> SpanRecord:
     return SpanRecord(**data)
 
 
-def _run_row(run: RunRecord) -> tuple[Any, ...]:
-    return tuple(json.dumps(run.models) if c == "models" else getattr(run, c) for c in RUN_COLUMNS)
+_RUN_ROW = operator.attrgetter(*RUN_COLUMNS)
+_MODELS = RUN_COLUMNS.index("models")
+
+
+def _run_row(run: RunRecord) -> list[Any]:
+    row = list(_RUN_ROW(run))
+    row[_MODELS] = json.dumps(row[_MODELS])
+    return row
 
 
 def _run_from_row(row: Sequence[Any]) -> RunRecord:

@@ -14,7 +14,7 @@ from agentel.semconv.attributes import Operation, Provider
 
 from .. import _parts as P
 from .._call import ProviderCall
-from .._common import as_token_count, guarded, log_once, server_attributes, set_attribute
+from .._common import guarded, log_once, server_attributes
 from .._config import InstrumentationConfig
 from .._streams import proxy_class
 from .._wrappers import LLMRequest
@@ -141,6 +141,18 @@ def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
     return out
 
 
+# (keyword argument, attribute, reader): a reader returns None for values it can't record
+_REQUEST_PARAMS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("temperature", A.GEN_AI_REQUEST_TEMPERATURE, number),
+    ("top_p", A.GEN_AI_REQUEST_TOP_P, number),
+    ("seed", A.GEN_AI_REQUEST_SEED, integer),
+    ("stop", A.GEN_AI_REQUEST_STOP_SEQUENCES, _stop_sequences),
+    ("frequency_penalty", A.GEN_AI_REQUEST_FREQUENCY_PENALTY, number),
+    ("presence_penalty", A.GEN_AI_REQUEST_PRESENCE_PENALTY, number),
+    ("response_format", A.GEN_AI_OUTPUT_TYPE, _output_type),
+)
+
+
 def chat_request(
     config: InstrumentationConfig | None,
     instance: Any,
@@ -150,30 +162,33 @@ def chat_request(
     stream_usage: bool = False,
 ) -> LLMRequest | None:
     """Span name and start attributes for a ``chat.completions.create`` / ``parse`` call."""
+    get = kwargs.get
     model = model_of(kwargs)
-    stream = kwargs.get("stream") is True
+    stream = get("stream") is True
     attrs: dict[str, Any] = {
         A.GEN_AI_OPERATION_NAME: Operation.CHAT,
         A.GEN_AI_PROVIDER_NAME: Provider.OPENAI,
-        A.GEN_AI_REQUEST_MODEL: model,
-        A.GEN_AI_REQUEST_TEMPERATURE: number(kwargs.get("temperature")),
-        A.GEN_AI_REQUEST_TOP_P: number(kwargs.get("top_p")),
-        A.GEN_AI_REQUEST_MAX_TOKENS: _max_tokens(kwargs),
-        A.GEN_AI_REQUEST_SEED: integer(kwargs.get("seed")),
-        A.GEN_AI_REQUEST_STOP_SEQUENCES: _stop_sequences(kwargs.get("stop")),
-        A.GEN_AI_REQUEST_FREQUENCY_PENALTY: number(kwargs.get("frequency_penalty")),
-        A.GEN_AI_REQUEST_PRESENCE_PENALTY: number(kwargs.get("presence_penalty")),
-        A.GEN_AI_OUTPUT_TYPE: _output_type(kwargs.get("response_format")),
-        A.GEN_AI_REQUEST_STREAM: True if stream else None,
     }
-    n = integer(kwargs.get("n"))
+    if model is not None:
+        attrs[A.GEN_AI_REQUEST_MODEL] = model
+    for name, key, read in _REQUEST_PARAMS:
+        raw = get(name)
+        if raw is not None and (value := read(raw)) is not None:
+            attrs[key] = value
+    max_tokens = _max_tokens(kwargs)
+    if max_tokens is not None:
+        attrs[A.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+    if stream:
+        attrs[A.GEN_AI_REQUEST_STREAM] = True
+    n = integer(get("n"))
     if n is not None and n != 1:
         attrs[A.GEN_AI_REQUEST_CHOICE_COUNT] = n
-    tier = kwargs.get("service_tier")
+    tier = get("service_tier")
     if isinstance(tier, str) and tier != "auto":
         attrs[A.OPENAI_REQUEST_SERVICE_TIER] = tier
     attrs.update(server_attributes(base_url(instance)))
-    request = LLMRequest(Operation.CHAT, Provider.OPENAI, model, attrs)
+    # every value above is attribute-safe and not None: no second cleaning pass
+    request = LLMRequest(Operation.CHAT, Provider.OPENAI, model, attrs, clean=True)
     if stream and stream_usage and not isinstance(kwargs.get("stream_options"), Mapping):
         request.call_kwargs = {**kwargs, "stream_options": {"include_usage": True}}
     if config is not None and config.capture_content:
@@ -226,10 +241,10 @@ def record_metadata(handle: ProviderCall, completion: Any) -> None:
 def _record_tier(handle: ProviderCall, obj: Any) -> None:
     tier = getattr(obj, "service_tier", None)
     if isinstance(tier, str):
-        set_attribute(handle.span, A.OPENAI_RESPONSE_SERVICE_TIER, tier)
+        handle.set_attribute(A.OPENAI_RESPONSE_SERVICE_TIER, tier)
     fingerprint = getattr(obj, "system_fingerprint", None)
     if isinstance(fingerprint, str):
-        set_attribute(handle.span, A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fingerprint)
+        handle.set_attribute(A.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fingerprint)
 
 
 def record_usage_block(handle: ProviderCall, usage: Any) -> None:
@@ -237,12 +252,12 @@ def record_usage_block(handle: ProviderCall, usage: Any) -> None:
         return
     prompt_details = getattr(usage, "prompt_tokens_details", None)
     completion_details = getattr(usage, "completion_tokens_details", None)
-    handle.set_usage(
-        input_tokens=as_token_count(getattr(usage, "prompt_tokens", None)),
-        output_tokens=as_token_count(getattr(usage, "completion_tokens", None)),
-        cache_read_tokens=as_token_count(getattr(prompt_details, "cached_tokens", None)),
-        cache_write_tokens=as_token_count(getattr(prompt_details, "cache_write_tokens", None)),
-        reasoning_tokens=as_token_count(getattr(completion_details, "reasoning_tokens", None)),
+    handle.set_usage(  # set_usage reads each count with as_token_count
+        input_tokens=getattr(usage, "prompt_tokens", None),
+        output_tokens=getattr(usage, "completion_tokens", None),
+        cache_read_tokens=getattr(prompt_details, "cached_tokens", None),
+        cache_write_tokens=getattr(prompt_details, "cache_write_tokens", None),
+        reasoning_tokens=getattr(completion_details, "reasoning_tokens", None),
     )
 
 
