@@ -24,11 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -36,6 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from _mongo import start_secantus
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from agentel.exporters._convert import record_from_span
@@ -244,33 +241,6 @@ def sqlite_breakdown(spans: list[ReadableSpan]) -> dict[str, float]:
         "record -> row (JSON of attributes)": timed(lambda: [_span_row(r) for r in records]),
         "store.ingest (rows + upsert + rollups + commit)": best_of(ingest),
     }
-
-
-def start_secantus() -> tuple[str, subprocess.Popen | None]:
-    given = os.environ.get("AGENTEL_TEST_MONGODB_URI")
-    if given:
-        return given.rstrip("/"), None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    exe = Path(sys.executable).parent / "secantusd-py"
-    proc = subprocess.Popen(
-        [str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import pymongo
-
-    deadline = time.monotonic() + 60
-    uri = f"mongodb://127.0.0.1:{port}"
-    while True:
-        try:
-            pymongo.MongoClient(uri, serverSelectionTimeoutMS=500).admin.command("ping")
-            return uri, proc
-        except pymongo.errors.PyMongoError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"SecantusDB did not start on port {port}") from None
-            time.sleep(0.2)
 
 
 def main() -> None:

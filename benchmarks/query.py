@@ -28,18 +28,16 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
+from _mongo import start_secantus
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from agentel.store import SpanRecord, Store, build_span_record, open_store
@@ -229,33 +227,6 @@ def measure(store: Store, repeat: int) -> dict[str, float]:
         "stats": median_ms(lambda i: store.stats("model"), max(3, repeat // 4)),
         "replay": median_ms(lambda i: store.replay("f" * 16), repeat),
     }
-
-
-def start_secantus() -> tuple[str, subprocess.Popen | None]:
-    given = os.environ.get("AGENTEL_TEST_MONGODB_URI")
-    if given:
-        return given.rstrip("/"), None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    exe = Path(sys.executable).parent / "secantusd-py"
-    proc = subprocess.Popen(
-        [str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import pymongo
-
-    deadline = time.monotonic() + 60
-    uri = f"mongodb://127.0.0.1:{port}"
-    while True:
-        try:
-            pymongo.MongoClient(uri, serverSelectionTimeoutMS=500).admin.command("ping")
-            return uri, proc
-        except pymongo.errors.PyMongoError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"SecantusDB did not start on port {port}") from None
-            time.sleep(0.2)
 
 
 def report(
