@@ -35,10 +35,25 @@ from agentel.store.query import (
     span_has_text,
     stored_patterns,
 )
-from agentel.store.records import RunRecord, SpanRecord
+from agentel.store.records import RunRecord, SpanRecord, iso_time
 from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids
 
 ORDER_BY = ("start", "cost", "duration", "tokens")
+
+
+def feedback_entry(
+    run_id: str, score: float, label: str | None, comment: str | None, created_ns: int
+) -> dict[str, Any]:
+    """The feedback entry every backend's ``add_feedback`` returns."""
+    return {
+        "run_id": run_id,
+        "score": score,
+        "label": label,
+        "comment": comment,
+        "created_at": iso_time(created_ns),
+    }
+
+
 MAX_CONFLICT_RETRIES = 20
 """How often a backend without transactions recomputes runs another writer changed meanwhile."""
 

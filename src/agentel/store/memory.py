@@ -21,6 +21,7 @@ from agentel.store.base import (
     check_prefix,
     check_score,
     cutoff_ns,
+    feedback_entry,
     pick_prefix,
     run_sort_key,
 )
@@ -35,7 +36,7 @@ from agentel.store.query import (
     span_order,
     summarize,
 )
-from agentel.store.records import RunRecord, SpanRecord, iso_time
+from agentel.store.records import RunRecord, SpanRecord
 
 
 class MemoryStore(Store):
@@ -219,13 +220,7 @@ class MemoryStore(Store):
             }
             self._feedback.append(entry)
             self._runs[full].feedback = score
-        return {
-            "run_id": full,
-            "score": score,
-            "label": label,
-            "comment": comment,
-            "created_at": iso_time(created_ns),
-        }
+        return feedback_entry(full, score, label, comment, created_ns)
 
     def prune(
         self,

@@ -33,6 +33,7 @@ from agentel.store.base import (
     check_prefix,
     check_score,
     cutoff_ns,
+    feedback_entry,
     pick_prefix,
 )
 from agentel.store.base import redact_url as _redact
@@ -51,7 +52,6 @@ from agentel.store.records import (
     RunRecord,
     SpanRecord,
     dump_json,
-    iso_time,
     shared_json,
 )
 from agentel.store.where import FIELDS, to_mongo
@@ -401,17 +401,10 @@ class MongoStore(Store):
         offset: int,
         order_by: str,
     ) -> list[RunRecord]:
-        query: dict[str, Any] = {}  # one flat document: planners pick indexes best from it
-        for field, value in (
-            ("agent_name", found.agent),
-            ("status", found.status),
-            ("conversation_id", found.conversation),
-            ("user_id", found.user),
-            ("service_name", found.service),
-            ("models", found.model),
-        ):
-            if value is not None:
-                query[field] = value
+        # one flat document: planners pick indexes best from it
+        query: dict[str, Any] = found.equalities()
+        if found.model is not None:
+            query["models"] = found.model
         start = _range(found.since_ns, found.until_ns)
         if start:
             query["start_ns"] = start
@@ -467,18 +460,7 @@ class MongoStore(Store):
         return pick_prefix(trace_id, prefix, ids, "trace", _redact(self.url))
 
     def _iter_spans(self, found: SpanFilter) -> Iterator[SpanRecord]:
-        query: dict[str, Any] = {}
-        for field, value in (
-            ("trace_id", found.trace_id),
-            ("run_id", found.run_id),
-            ("category", found.category),
-            ("operation", found.operation),
-            ("tool_name", found.tool),
-            ("model", found.model),
-            ("status", found.status),
-        ):
-            if value is not None:
-                query[field] = value
+        query: dict[str, Any] = found.equalities()
         start = _range(found.since_ns, found.until_ns)
         if start:
             query["start_ns"] = start
@@ -524,13 +506,7 @@ class MongoStore(Store):
             }
         )
         self._runs.update_one({"_id": full}, {"$set": {"feedback": score}})
-        return {
-            "run_id": full,
-            "score": score,
-            "label": label,
-            "comment": comment,
-            "created_at": iso_time(created_ns),
-        }
+        return feedback_entry(full, score, label, comment, created_ns)
 
     def prune(
         self,

@@ -133,6 +133,17 @@ class RunFilter:
     text: str | None = None
     where: Node | None = None
 
+    def equalities(self) -> dict[str, str]:
+        """The exact-match filters that are set, keyed by the run field they compare."""
+        pairs = (
+            ("agent_name", self.agent),
+            ("status", self.status),
+            ("conversation_id", self.conversation),
+            ("user_id", self.user),
+            ("service_name", self.service),
+        )
+        return {field: value for field, value in pairs if value is not None}
+
 
 def run_filter(
     *,
@@ -217,6 +228,19 @@ class SpanFilter:
     status: str | None = None
     since_ns: int | None = None
     until_ns: int | None = None
+
+    def equalities(self) -> dict[str, str]:
+        """The exact-match filters that are set, keyed by the span field they compare."""
+        pairs = (
+            ("trace_id", self.trace_id),
+            ("run_id", self.run_id),
+            ("category", self.category),
+            ("operation", self.operation),
+            ("tool_name", self.tool),
+            ("model", self.model),
+            ("status", self.status),
+        )
+        return {field: value for field, value in pairs if value is not None}
 
 
 def span_filter(

@@ -20,6 +20,7 @@ from agentel.store.base import (
     check_prefix,
     check_score,
     cutoff_ns,
+    feedback_entry,
     pick_prefix,
 )
 from agentel.store.query import (
@@ -40,7 +41,6 @@ from agentel.store.records import (
     dump_json,
     shared_json,
 )
-from agentel.store.records import iso_time as _iso_time
 from agentel.store.where import FIELDS, to_sql
 
 _JSON_SPAN_COLUMNS = ("cost_breakdown", "attributes", "events", "links", "resource")
@@ -378,13 +378,7 @@ class SQLiteStore(Store):
                 (full, score, label, comment, created_ns),
             )
             self.conn.execute("UPDATE runs SET feedback = ? WHERE run_id = ?", (score, full))
-        return {
-            "run_id": full,
-            "score": score,
-            "label": label,
-            "comment": comment,
-            "created_at": _iso_time(created_ns),
-        }
+        return feedback_entry(full, score, label, comment, created_ns)
 
     def prune(
         self,
@@ -589,18 +583,9 @@ _WHERE_COLUMNS = {f: f for f in FIELDS} | {"model": "models", "duration_ms": _DU
 
 def _run_where(found: RunFilter, run_ids: set[str] | None) -> tuple[list[str], list[Any]]:
     """A run filter as SQL conditions with bound parameters (column names are constants)."""
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("agent_name", found.agent),
-        ("status", found.status),
-        ("conversation_id", found.conversation),
-        ("user_id", found.user),
-        ("service_name", found.service),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
+    equal = found.equalities()  # keys are field names fixed in RunFilter, never user text
+    where: list[str] = [f"{column} = ?" for column in equal]
+    params: list[Any] = list(equal.values())
     if found.since_ns is not None:
         where.append("start_ns >= ?")
         params.append(found.since_ns)
@@ -635,20 +620,9 @@ def _run_where(found: RunFilter, run_ids: set[str] | None) -> tuple[list[str], l
 
 
 def _span_where(found: SpanFilter) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("trace_id", found.trace_id),
-        ("run_id", found.run_id),
-        ("category", found.category),
-        ("operation", found.operation),
-        ("tool_name", found.tool),
-        ("model", found.model),
-        ("status", found.status),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
+    equal = found.equalities()  # keys are field names fixed in SpanFilter, never user text
+    where: list[str] = [f"{column} = ?" for column in equal]
+    params: list[Any] = list(equal.values())
     if found.since_ns is not None:
         where.append("start_ns >= ?")
         params.append(found.since_ns)
