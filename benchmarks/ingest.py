@@ -78,8 +78,8 @@ def _chat_response(span: Any, i: int, step: int) -> None:
     span.set_attribute("gen_ai.usage.cost", 0.0001788)
     span.set_attribute("agentel.cost.input", 0.0001218)
     span.set_attribute("agentel.cost.output", 0.000057)
-    span.set_attribute("agentel.cost.currency", "USD")
     span.set_attribute("agentel.cost.source", "catalog")
+    span.set_attribute("agentel.cost.price_version", "2026-11-01")
 
 
 def make_runs(provider: TracerProvider, runs: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import httpx2
@@ -84,15 +85,14 @@ def test_chat_request_attributes_need_no_cleaning(kwargs: dict[str, Any]) -> Non
 def test_server_attributes_are_read_once_per_url_object() -> None:
     a, b = httpx2.URL("https://api.openai.com/v1/"), httpx2.URL("http://10.0.0.2:8000/")
     first = server_attributes(a)
-    assert first == {A.SERVER_ADDRESS: "api.openai.com", A.SERVER_PORT: 443}
+    assert dict(first) == {A.SERVER_ADDRESS: "api.openai.com", A.SERVER_PORT: 443}
     assert server_attributes(a) is first
-    assert server_attributes(b) == {A.SERVER_ADDRESS: "10.0.0.2", A.SERVER_PORT: 8000}
-    assert server_attributes("https://example.com/x") == {
+    assert isinstance(first, tuple)  # shared between calls, so immutable
+    assert dict(server_attributes(b)) == {A.SERVER_ADDRESS: "10.0.0.2", A.SERVER_PORT: 8000}
+    assert dict(server_attributes("https://example.com/x")) == {
         A.SERVER_ADDRESS: "example.com",
         A.SERVER_PORT: 443,
     }
-    with pytest.raises(TypeError):
-        first[A.SERVER_PORT] = 1  # type: ignore[index]
 
 
 def test_metrics_are_skipped_only_while_they_record_nothing() -> None:
@@ -100,7 +100,7 @@ def test_metrics_are_skipped_only_while_they_record_nothing() -> None:
     assert GenAIMetrics(MeterProvider()).enabled
 
 
-@pytest.mark.parametrize("name", list(Usage._KEYS))
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(Usage)])
 def test_usage_is_empty_looks_at_every_count(name: str) -> None:
     assert Usage().is_empty()
     assert not Usage(**{name: 0}).is_empty()
@@ -125,3 +125,48 @@ def test_provider_call_without_usage_sets_no_cost(
     assert finished.attributes[A.GEN_AI_RESPONSE_ID] == "x"
     assert finished.attributes[A.ERROR_TYPE] == "ValueError"
     assert A.GEN_AI_USAGE_COST not in finished.attributes
+
+
+def test_provider_call_sets_every_slot_of_the_handle_classes_it_extends(
+    local_provider: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    # ProviderCall.__init__ sets its bases' slots itself (it runs once per LLM call), so a
+    # slot added to SpanHandle or LLMHandle must be added there too
+    provider, _ = local_provider
+    span = provider.get_tracer("t").start_span("chat m")
+    call = ProviderCall(
+        span, model="m", provider="p", config=InstrumentationConfig(), metrics=None, attributes={}
+    )
+    slots = [s for cls in type(call).__mro__ for s in getattr(cls, "__slots__", ())]
+    assert len(slots) > 10
+    assert [s for s in slots if not hasattr(call, s)] == []
+    call.end()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_completion_tokens": 9, "max_tokens": 3},
+        {"max_tokens": 3, "max_completion_tokens": 9},
+        {"max_tokens": 3, "max_completion_tokens": 9.5, "_expect": 3},
+    ],
+)
+def test_max_completion_tokens_wins_over_max_tokens_in_any_order(kwargs: dict[str, Any]) -> None:
+    expect = kwargs.pop("_expect", 9)
+    request = _chat.chat_request(
+        None, Resource("https://api.openai.com/v1/"), (), {"model": "m", **kwargs}
+    )
+    assert request is not None
+    assert request.attributes[A.GEN_AI_REQUEST_MAX_TOKENS] == expect
+
+
+def test_default_choice_count_and_service_tier_are_not_recorded() -> None:
+    def attrs(**kwargs: Any) -> dict[str, Any]:
+        request = _chat.chat_request(None, Resource("https://api.openai.com/v1/"), (), kwargs)
+        assert request is not None
+        return dict(request.attributes)
+
+    assert A.GEN_AI_REQUEST_CHOICE_COUNT not in attrs(model="m", n=1, service_tier="auto")
+    assert A.OPENAI_REQUEST_SERVICE_TIER not in attrs(model="m", n=1, service_tier="auto")
+    both = attrs(model="m", n=3, service_tier="flex")
+    assert (both[A.GEN_AI_REQUEST_CHOICE_COUNT], both[A.OPENAI_REQUEST_SERVICE_TIER]) == (3, "flex")

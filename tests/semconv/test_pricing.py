@@ -629,6 +629,52 @@ def test_property_parts_add_up(inp, out, cr, cw, rs):
     assert c.total == pytest.approx(sum(parts), abs=1e-9)
 
 
+def _float_cost(price: ModelPrice, inp: int, out: int, cr: int, cw: int, rs: int) -> tuple:
+    """The cost as the per-1M-token prices say, in floats rounded to 12 places (the reference
+    the integer picodollar arithmetic must reproduce)."""
+    read = price.input if price.cache_read is None else price.cache_read
+    write = price.input if price.cache_write is None else price.cache_write
+    reasoning = price.output if price.reasoning is None else price.reasoning
+    parts = (
+        max(0, inp - cr - cw) * price.input / 1e6,
+        max(0, out - rs) * price.output / 1e6,
+        cr * read / 1e6,
+        cw * write / 1e6,
+        rs * reasoning / 1e6,
+    )
+    return tuple(round(v, 12) for v in (sum(parts), *parts))
+
+
+@settings(max_examples=300)
+@given(
+    index=st.integers(0, 10_000),
+    inp=st.integers(0, 2_000_000),
+    out=st.integers(0, 200_000),
+    cached=st.floats(0, 1),
+    written=st.floats(0, 1),
+    thinking=st.floats(0, 1),
+)
+def test_property_integer_pricing_equals_the_float_formula_on_every_catalog_model(
+    book, index, inp, out, cached, written, thinking
+):
+    price = book.models()[index % len(book.models())]
+    cr = int(inp * cached)
+    cw = int((inp - cr) * written)
+    rs = int(out * thinking)
+    c = book.cost(price.model, price.provider, input_tokens=inp, output_tokens=out,
+                  cache_read_tokens=cr, cache_write_tokens=cw, reasoning_tokens=rs)  # fmt: skip
+    got = (c.total, c.input, c.output, c.cache_read, c.cache_write, c.reasoning)
+    assert got == _float_cost(price, inp, out, cr, cw, rs)
+    fast = book.cost_attributes(price.model, price.provider, input_tokens=inp, output_tokens=out,
+                                cache_read_tokens=cr, cache_write_tokens=cw,
+                                reasoning_tokens=rs)  # fmt: skip
+    assert fast == cost_attributes(c)
+
+
+def test_cost_attributes_of_an_unknown_model_are_none(book):
+    assert book.cost_attributes("no-such-model-xyz", input_tokens=10) is None
+
+
 def test_cost_attributes(book):
     c = book.cost("gpt-4o", input_tokens=1_000, output_tokens=100)
     attrs = cost_attributes(c)
@@ -636,15 +682,20 @@ def test_cost_attributes(book):
         A.GEN_AI_USAGE_COST: c.total,
         A.AGENTEL_COST_INPUT: c.input,
         A.AGENTEL_COST_OUTPUT: c.output,
-        A.AGENTEL_COST_CACHE_READ: c.cache_read,
-        A.AGENTEL_COST_CACHE_WRITE: c.cache_write,
-        A.AGENTEL_COST_REASONING: c.reasoning,
-        A.AGENTEL_COST_CURRENCY: "USD",
         A.AGENTEL_COST_SOURCE: "catalog",
         A.AGENTEL_COST_PRICE_VERSION: book.version,
     }
-    assert "gen_ai.usage.cost" in attrs
     assert all(isinstance(v, (float, str)) for v in attrs.values())
+
+
+def test_cost_attributes_leave_out_zero_parts_but_keep_a_zero_total(book):
+    cached = book.cost("gpt-4o", input_tokens=1_000, cache_read_tokens=1_000, output_tokens=0)
+    attrs = cost_attributes(cached)
+    assert attrs[A.AGENTEL_COST_CACHE_READ] == cached.cache_read > 0
+    assert A.AGENTEL_COST_INPUT not in attrs and A.AGENTEL_COST_OUTPUT not in attrs
+    assert A.AGENTEL_COST_REASONING not in attrs and A.AGENTEL_COST_CACHE_WRITE not in attrs
+    free = cost_attributes(book.cost("gpt-4o", input_tokens=0, output_tokens=0))
+    assert free[A.GEN_AI_USAGE_COST] == 0.0
 
 
 def test_cost_is_a_frozen_dataclass(book):

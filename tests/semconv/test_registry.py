@@ -173,7 +173,7 @@ CONCEPTS = {
     "cost": [
         "gen_ai.usage.cost", "agentel.cost.input", "agentel.cost.output",
         "agentel.cost.cache_read", "agentel.cost.cache_write", "agentel.cost.reasoning",
-        "agentel.cost.currency", "agentel.cost.source", "agentel.cost.price_version",
+        "agentel.cost.source", "agentel.cost.price_version",
     ],
 }  # fmt: skip
 

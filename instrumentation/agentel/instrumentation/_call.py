@@ -10,7 +10,7 @@ from opentelemetry.trace import Span
 
 from agentel.semconv import attributes as A
 
-from ._common import error_type, log_once, set_attribute, to_attribute_value
+from ._common import Usage, error_type, log_once, set_attribute, to_attribute_value
 from ._config import InstrumentationConfig
 from ._content import record_content
 from ._handles import LLMHandle
@@ -52,7 +52,14 @@ class ProviderCall(LLMHandle):
         metrics: GenAIMetrics | None,
         attributes: Mapping[str, Any],
     ) -> None:
-        super().__init__(span, model=model, provider=provider)
+        # every slot set here rather than through the two base __init__s: once per LLM call
+        self._span = span
+        self._ended = False
+        self.request_model = model
+        self.provider = provider
+        self.response_model: str | None = None
+        self.usage = Usage()
+        self.cost_usd: float | None = None
         self._started = perf_counter()
         self.config = config
         self._metrics = metrics

@@ -136,14 +136,11 @@ class LLMHandle(SpanHandle):
         if self._ended:
             return
         try:
-            self.usage.update(
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cache_read_tokens=cache_read_tokens,
-                cache_write_tokens=cache_write_tokens,
-                reasoning_tokens=reasoning_tokens,
+            values = self.usage.merge(
+                input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens
             )
-            self._set_clean(self.usage.attributes())
+            if values:
+                self._set_clean(values)
         except Exception:
             log_once("LLMHandle.set_usage", "could not record usage")
         if model:
@@ -224,15 +221,13 @@ class LLMHandle(SpanHandle):
         )
 
     def _before_end(self) -> None:
-        if not self._span.is_recording() or self.usage.is_empty():
+        usage = self.usage
+        if usage.is_empty() or not self._span.is_recording():
             return
-        cost: dict[str, Any] = {}
-        for model in dict.fromkeys((self.response_model, self.request_model)):
-            if model:
-                cost = cost_attributes(model, self.provider, self.usage)
-                if cost:
-                    break
-        total = cost.get(A.GEN_AI_USAGE_COST)
-        self.cost_usd = float(total) if isinstance(total, (int, float)) else None
+        served, requested = self.response_model, self.request_model
+        cost = cost_attributes(served, self.provider, usage)
+        if not cost and requested != served:
+            cost = cost_attributes(requested, self.provider, usage)
         if cost:
+            self.cost_usd = cost[A.GEN_AI_USAGE_COST]
             self._set_clean(cost)

@@ -41,7 +41,7 @@ METRIC_ATTRIBUTE_KEYS = (
 class GenAIMetrics:
     """The four instruments one instrumentor records to."""
 
-    __slots__ = ("cost", "duration", "time_to_first_chunk", "token_usage")
+    __slots__ = ("_noop", "cost", "duration", "time_to_first_chunk", "token_usage")
 
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         meter = get_meter(TRACER_NAME, __version__, meter_provider=meter_provider)
@@ -68,6 +68,7 @@ class GenAIMetrics:
             unit="USD",
             description="Cost of GenAI calls, from agentel's dated price catalog.",
         )
+        self._noop = isinstance(self.duration, NoOpHistogram)  # never records: asked once
 
     @property
     def enabled(self) -> bool:
@@ -76,9 +77,9 @@ class GenAIMetrics:
         That is the case for no-op instruments, and for the global provider's proxy
         instruments until an SDK ``MeterProvider`` is set (then they all start recording).
         """
-        instrument = self.duration
-        if isinstance(instrument, NoOpHistogram):
+        if self._noop:
             return False
+        instrument = self.duration
         return getattr(instrument, "_real_instrument", instrument) is not None
 
     def record(

@@ -242,27 +242,25 @@ same order. (int[], unit {char}, agentel, development, conditionally_required)
 GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"
 """Total cost of the call in USD. (double, unit {USD}, agentel, development, recommended)"""
 AGENTEL_COST_INPUT: Final = "agentel.cost.input"
-"""Cost of the uncached input tokens, in `agentel.cost.currency`. (double, unit {USD}, agentel,
+"""Cost of the uncached input tokens, in USD; absent when zero. (double, unit {USD}, agentel,
 development, recommended)
 """
 AGENTEL_COST_OUTPUT: Final = "agentel.cost.output"
-"""Cost of the visible (non-reasoning) output tokens, in `agentel.cost.currency`. (double, unit
+"""Cost of the visible (non-reasoning) output tokens, in USD; absent when zero. (double, unit
 {USD}, agentel, development, recommended)
 """
 AGENTEL_COST_CACHE_READ: Final = "agentel.cost.cache_read"
-"""Cost of the cache-read input tokens, in `agentel.cost.currency`. (double, unit {USD},
-agentel, development, recommended)
+"""Cost of the cache-read input tokens, in USD; absent when zero. (double, unit {USD}, agentel,
+development, recommended)
 """
 AGENTEL_COST_CACHE_WRITE: Final = "agentel.cost.cache_write"
-"""Cost of the cache-write input tokens, in `agentel.cost.currency`. (double, unit {USD},
-agentel, development, recommended)
+"""Cost of the cache-write input tokens, in USD; absent when zero. (double, unit {USD}, agentel,
+development, recommended)
 """
 AGENTEL_COST_REASONING: Final = "agentel.cost.reasoning"
-"""Cost of the reasoning output tokens, in `agentel.cost.currency`. (double, unit {USD},
-agentel, development, recommended)
+"""Cost of the reasoning output tokens, in USD; absent when zero. (double, unit {USD}, agentel,
+development, recommended)
 """
-AGENTEL_COST_CURRENCY: Final = "agentel.cost.currency"
-"""Currency of the cost attributes (always USD). (string, agentel, development, recommended)"""
 AGENTEL_COST_SOURCE: Final = "agentel.cost.source"
 """Where the price came from. (string, agentel, development, recommended)"""
 AGENTEL_COST_PRICE_VERSION: Final = "agentel.cost.price_version"

@@ -5,9 +5,10 @@ fetched at run time. Users override or extend it with a JSON file named by ``AGE
 or with ``configure(prices=...)``; an override wins over the catalog for its own key and for
 every name that key matches.
 
-Prices are USD per 1M tokens. Token counts follow OpenTelemetry: input tokens *include* the
-cache-read and cache-write tokens, output tokens *include* the reasoning tokens, so nothing is
-billed twice.
+Prices are USD per 1M tokens, used to 6 decimal places (a whole number of picodollars per
+token, so costs are computed exactly in integers). Token counts follow OpenTelemetry: input
+tokens *include* the cache-read and cache-write tokens, output tokens *include* the reasoning
+tokens, so nothing is billed twice.
 
 Name matching (first hit wins; overrides are searched first, then the catalog):
 
@@ -38,6 +39,7 @@ from its family's current price needs its own key (the catalog has ``gpt-4o-2024
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -53,7 +55,6 @@ from typing import Any
 from agentel.semconv.attributes import (
     AGENTEL_COST_CACHE_READ,
     AGENTEL_COST_CACHE_WRITE,
-    AGENTEL_COST_CURRENCY,
     AGENTEL_COST_INPUT,
     AGENTEL_COST_OUTPUT,
     AGENTEL_COST_PRICE_VERSION,
@@ -145,6 +146,21 @@ class ModelPrice:
     origin: str = ""  # catalog version, override file path, or "configure(prices=...)"
     as_of: str | None = None
     note: str | None = None
+    #: (input, output, cache_read, cache_write, reasoning) in whole picodollars per token
+    rates: tuple[int, int, int, int, int] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        def pico(per_million: float | None, fallback: float) -> int:
+            return round((fallback if per_million is None else per_million) * 1e6)
+
+        rates = (
+            pico(self.input, 0.0),
+            pico(self.output, 0.0),
+            pico(self.cache_read, self.input),
+            pico(self.cache_write, self.input),
+            pico(self.reasoning, self.output),
+        )
+        object.__setattr__(self, "rates", rates)
 
 
 @dataclass(frozen=True)
@@ -163,9 +179,33 @@ class Cost:
     model: str
 
 
-def _round(value: float) -> float:
-    """``round(value, 12)``, which takes away float noise; zero (most parts) skips the call."""
-    return round(value, 12) if value else value
+def _picodollars(
+    rates: tuple[int, int, int, int, int],
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cache_read_tokens: int | None,
+    cache_write_tokens: int | None,
+    reasoning_tokens: int | None,
+) -> tuple[int, int, int, int, int, int]:
+    """(total, input, output, cache_read, cache_write, reasoning) cost in picodollars.
+
+    Integer arithmetic: every part is exact, the total is exactly their sum, and dividing by
+    1e12 gives the float nearest the true amount (what ``round(x, 12)`` of the float product
+    gave, without its float noise or its cost). None and negative counts read as 0.
+    """
+    inp = input_tokens if input_tokens and input_tokens > 0 else 0
+    out = output_tokens if output_tokens and output_tokens > 0 else 0
+    read = cache_read_tokens if cache_read_tokens and cache_read_tokens > 0 else 0
+    write = cache_write_tokens if cache_write_tokens and cache_write_tokens > 0 else 0
+    reasoning = reasoning_tokens if reasoning_tokens and reasoning_tokens > 0 else 0
+    r_in, r_out, r_read, r_write, r_reasoning = rates
+    input_cost = max(0, inp - read - write) * r_in
+    output_cost = max(0, out - reasoning) * r_out
+    read_cost = read * r_read
+    write_cost = write * r_write
+    reasoning_cost = reasoning * r_reasoning
+    total = input_cost + output_cost + read_cost + write_cost + reasoning_cost
+    return total, input_cost, output_cost, read_cost, write_cost, reasoning_cost
 
 
 def _new_cost(values: dict[str, Any]) -> Cost:
@@ -484,35 +524,67 @@ class PriceBook:
 
         OpenTelemetry counting: ``input_tokens`` includes cache reads and writes,
         ``output_tokens`` includes reasoning tokens. None token counts read as 0."""
-        price = self.lookup(model, provider) if model else None  # type: ignore[arg-type]
-        if price is None:
+        found = self._resolve(model, provider) if model else None
+        if found is None:
             return None
-        # None counts read as 0, negative ones too (this runs once per instrumented LLM call)
-        inp = 0 if input_tokens is None else max(0, input_tokens)
-        out = 0 if output_tokens is None else max(0, output_tokens)
-        c_read = 0 if cache_read_tokens is None else max(0, cache_read_tokens)
-        c_write = 0 if cache_write_tokens is None else max(0, cache_write_tokens)
-        reasoning = 0 if reasoning_tokens is None else max(0, reasoning_tokens)
-        p_in, p_out = price.input, price.output
-        input_cost = max(0, inp - c_read - c_write) * p_in / 1e6
-        read_cost = c_read * (p_in if price.cache_read is None else price.cache_read) / 1e6
-        write_cost = c_write * (p_in if price.cache_write is None else price.cache_write) / 1e6
-        reasoning_cost = reasoning * (p_out if price.reasoning is None else price.reasoning) / 1e6
-        output_cost = max(0, out - reasoning) * p_out / 1e6
-        total = input_cost + read_cost + write_cost + reasoning_cost + output_cost
+        price = found[0]
+        total, inp, out, read, write, reasoning = _picodollars(
+            price.rates,
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+            reasoning_tokens,
+        )
         return _new_cost(
             {
-                "total": _round(total),
-                "input": _round(input_cost),
-                "output": _round(output_cost),
-                "cache_read": _round(read_cost),
-                "cache_write": _round(write_cost),
-                "reasoning": _round(reasoning_cost),
+                "total": total / 1e12,
+                "input": inp / 1e12,
+                "output": out / 1e12,
+                "cache_read": read / 1e12,
+                "cache_write": write / 1e12,
+                "reasoning": reasoning / 1e12,
                 "currency": CURRENCY,
                 "source": price.source,
                 "price_version": self._price_version(price),
                 "model": price.model,
             }
+        )
+
+    def cost_attributes(
+        self,
+        model: str | None,
+        provider: str | None = None,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        reasoning_tokens: int = 0,
+    ) -> dict[str, float | str] | None:
+        """``cost_attributes(self.cost(...))`` without building the :class:`Cost` (the
+        instrumentation's once-per-call path); None when the model is unknown."""
+        found = self._resolve(model, provider) if model else None
+        if found is None:
+            return None
+        price = found[0]
+        total, inp, out, read, write, reasoning = _picodollars(
+            price.rates,
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+            reasoning_tokens,
+        )
+        return _attributes(
+            total / 1e12,
+            inp / 1e12,
+            out / 1e12,
+            read / 1e12,
+            write / 1e12,
+            reasoning / 1e12,
+            price.source,
+            self._price_version(price),
         )
 
     def _price_version(self, price: ModelPrice) -> str:
@@ -562,18 +634,47 @@ def _origin_date(price: ModelPrice) -> str | None:
 
 
 def cost_attributes(cost: Cost) -> dict[str, float | str]:
-    """Span attributes for a cost: ``gen_ai.usage.cost`` plus agentel's breakdown."""
-    return {
-        GEN_AI_USAGE_COST: cost.total,
-        AGENTEL_COST_INPUT: cost.input,
-        AGENTEL_COST_OUTPUT: cost.output,
-        AGENTEL_COST_CACHE_READ: cost.cache_read,
-        AGENTEL_COST_CACHE_WRITE: cost.cache_write,
-        AGENTEL_COST_REASONING: cost.reasoning,
-        AGENTEL_COST_CURRENCY: cost.currency,
-        AGENTEL_COST_SOURCE: cost.source,
-        AGENTEL_COST_PRICE_VERSION: cost.price_version,
-    }
+    """Span attributes for a cost: ``gen_ai.usage.cost`` plus agentel's breakdown.
+
+    Parts that cost nothing (no cache, no reasoning: most calls) are left out, and so is the
+    currency (always USD): every attribute costs the OTel SDK 0.2-1 µs per span to set.
+    """
+    return _attributes(
+        cost.total,
+        cost.input,
+        cost.output,
+        cost.cache_read,
+        cost.cache_write,
+        cost.reasoning,
+        cost.source,
+        cost.price_version,
+    )
+
+
+def _attributes(
+    total: float,
+    inp: float,
+    out: float,
+    read: float,
+    write: float,
+    reasoning: float,
+    source: str,
+    price_version: str,
+) -> dict[str, float | str]:
+    attrs: dict[str, float | str] = {GEN_AI_USAGE_COST: total}
+    if inp:
+        attrs[AGENTEL_COST_INPUT] = inp
+    if out:
+        attrs[AGENTEL_COST_OUTPUT] = out
+    if read:
+        attrs[AGENTEL_COST_CACHE_READ] = read
+    if write:
+        attrs[AGENTEL_COST_CACHE_WRITE] = write
+    if reasoning:
+        attrs[AGENTEL_COST_REASONING] = reasoning
+    attrs[AGENTEL_COST_SOURCE] = source
+    attrs[AGENTEL_COST_PRICE_VERSION] = price_version
+    return attrs
 
 
 # --- the process-wide book ----------------------------------------------------------------------

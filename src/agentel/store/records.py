@@ -281,13 +281,15 @@ def _price(record: SpanRecord) -> None:
         return
     record.cost_usd = cost.total
     record.cost_source = cost.source
-    record.cost_breakdown = {
+    parts = {
         "input": cost.input,
         "output": cost.output,
         "cache_read": cost.cache_read,
         "cache_write": cost.cache_write,
         "reasoning": cost.reasoning,
     }
+    # the parts that cost something, as the instrumentation's agentel.cost.* attributes give
+    record.cost_breakdown = {part: value for part, value in parts.items() if value} or None
 
 
 @dataclass(slots=True)

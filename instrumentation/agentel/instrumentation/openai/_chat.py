@@ -19,8 +19,6 @@ from .._config import InstrumentationConfig
 from .._streams import proxy_class
 from .._wrappers import LLMRequest
 
-# Official OTel keys that agentel.semconv.attributes doesn't list (yet).
-
 # Span event per tool call the model requested: name, id and type (arguments only with
 # content capture, as gen_ai.tool.call.arguments).
 TOOL_CALL_EVENT = "tool_call"  # -> "agentel.tool_call"
@@ -39,11 +37,6 @@ def number(value: Any) -> float | int | None:
 
 def integer(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _max_tokens(kwargs: Mapping[str, Any]) -> int | None:
-    value = integer(kwargs.get("max_completion_tokens"))
-    return value if value is not None else integer(kwargs.get("max_tokens"))
 
 
 def _stop_sequences(value: Any) -> tuple[str, ...] | None:
@@ -141,16 +134,29 @@ def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
     return out
 
 
-# (keyword argument, attribute, reader): a reader returns None for values it can't record
-_REQUEST_PARAMS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
-    ("temperature", A.GEN_AI_REQUEST_TEMPERATURE, number),
-    ("top_p", A.GEN_AI_REQUEST_TOP_P, number),
-    ("seed", A.GEN_AI_REQUEST_SEED, integer),
-    ("stop", A.GEN_AI_REQUEST_STOP_SEQUENCES, _stop_sequences),
-    ("frequency_penalty", A.GEN_AI_REQUEST_FREQUENCY_PENALTY, number),
-    ("presence_penalty", A.GEN_AI_REQUEST_PRESENCE_PENALTY, number),
-    ("response_format", A.GEN_AI_OUTPUT_TYPE, _output_type),
-)
+def _choice_count(value: Any) -> int | None:
+    n = integer(value)
+    return None if n == 1 else n  # 1 is the default: not recorded
+
+
+def _service_tier(value: Any) -> str | None:
+    return value if isinstance(value, str) and value != "auto" else None
+
+
+# keyword argument -> (attribute, reader); a reader returns None for values it can't record
+_REQUEST_PARAMS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "temperature": (A.GEN_AI_REQUEST_TEMPERATURE, number),
+    "top_p": (A.GEN_AI_REQUEST_TOP_P, number),
+    "seed": (A.GEN_AI_REQUEST_SEED, integer),
+    "stop": (A.GEN_AI_REQUEST_STOP_SEQUENCES, _stop_sequences),
+    "frequency_penalty": (A.GEN_AI_REQUEST_FREQUENCY_PENALTY, number),
+    "presence_penalty": (A.GEN_AI_REQUEST_PRESENCE_PENALTY, number),
+    "response_format": (A.GEN_AI_OUTPUT_TYPE, _output_type),
+    "max_tokens": (A.GEN_AI_REQUEST_MAX_TOKENS, integer),
+    "max_completion_tokens": (A.GEN_AI_REQUEST_MAX_TOKENS, integer),
+    "n": (A.GEN_AI_REQUEST_CHOICE_COUNT, _choice_count),
+    "service_tier": (A.OPENAI_REQUEST_SERVICE_TIER, _service_tier),
+}
 
 
 def chat_request(
@@ -162,30 +168,25 @@ def chat_request(
     stream_usage: bool = False,
 ) -> LLMRequest | None:
     """Span name and start attributes for a ``chat.completions.create`` / ``parse`` call."""
-    get = kwargs.get
     model = model_of(kwargs)
-    stream = get("stream") is True
+    stream = kwargs.get("stream") is True
     attrs: dict[str, Any] = {
         A.GEN_AI_OPERATION_NAME: Operation.CHAT,
         A.GEN_AI_PROVIDER_NAME: Provider.OPENAI,
     }
     if model is not None:
         attrs[A.GEN_AI_REQUEST_MODEL] = model
-    for name, key, read in _REQUEST_PARAMS:
-        raw = get(name)
-        if raw is not None and (value := read(raw)) is not None:
-            attrs[key] = value
-    max_tokens = _max_tokens(kwargs)
-    if max_tokens is not None:
-        attrs[A.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+    # one pass over the arguments given (a call passes few of the many parameters)
+    for name, raw in kwargs.items():
+        param = _REQUEST_PARAMS.get(name)
+        if param is not None and raw is not None and (value := param[1](raw)) is not None:
+            attrs[param[0]] = value
+    if "max_completion_tokens" in kwargs:  # wins over the deprecated max_tokens
+        max_tokens = integer(kwargs["max_completion_tokens"])
+        if max_tokens is not None:
+            attrs[A.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
     if stream:
         attrs[A.GEN_AI_REQUEST_STREAM] = True
-    n = integer(get("n"))
-    if n is not None and n != 1:
-        attrs[A.GEN_AI_REQUEST_CHOICE_COUNT] = n
-    tier = get("service_tier")
-    if isinstance(tier, str) and tier != "auto":
-        attrs[A.OPENAI_REQUEST_SERVICE_TIER] = tier
     attrs.update(server_attributes(base_url(instance)))
     # every value above is attribute-safe and not None: no second cleaning pass
     request = LLMRequest(Operation.CHAT, Provider.OPENAI, model, attrs, clean=True)
