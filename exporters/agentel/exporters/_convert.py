@@ -8,29 +8,23 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from agentel.store.records import SpanRecord, build_span_record
+from agentel.store.sanitize import prepare_attributes
 
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
 _KINDS = {kind: kind.name.lower() for kind in SpanKind}
 
 
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _attrs(attributes: Any) -> dict[str, Any]:
-    """A plain dict of SDK attributes, sequences (tuples) as lists, like JSON gives them back."""
+def _attrs(attributes: Any) -> tuple[dict[str, Any], bool]:
+    """A plain dict of SDK attributes, sequences (tuples) as lists like JSON gives them back,
+    and whether it needs no sanitizing (checked in the same pass)."""
     if not attributes:
-        return {}
+        return {}, True
     # the SDK hands out a read-only proxy over BoundedAttributes, whose copy() is a dict copy
     copy = getattr(attributes, "copy", None)
     plain = copy() if copy is not None else dict(attributes)
     if type(plain) is not dict:
         plain = dict(plain)
-    if tuple in map(type, plain.values()):
-        for key, value in plain.items():
-            if type(value) is tuple:
-                plain[key] = list(value)
-    return plain
+    return plain, prepare_attributes(plain)
 
 
 _resources: dict[int, tuple[Any, dict[str, Any]]] = {}
@@ -41,7 +35,7 @@ def _resource(resource: Any) -> dict[str, Any]:
     held = _resources.get(id(resource))
     if held is not None and held[0] is resource:
         return held[1]
-    attributes = _attrs(resource.attributes)
+    attributes = _attrs(resource.attributes)[0]
     if len(_resources) >= 64:
         _resources.clear()
     _resources[id(resource)] = (resource, attributes)
@@ -54,8 +48,11 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
     parent = span.parent
     scope = span.instrumentation_scope
     status = span.status
-    events = span.events
-    links = span.links
+    # the public properties copy the SDK's lists into new tuples; most spans have nothing to
+    # copy, which the SDK span's own (private) lists tell without a copy
+    events = span.events if getattr(span, "_events", True) else None
+    links = span.links if getattr(span, "_links", True) else None
+    attributes, clean = _attrs(span.attributes)
     return build_span_record(
         trace_id=format(ctx.trace_id, "032x"),
         span_id=format(ctx.span_id, "016x"),
@@ -66,9 +63,10 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
         end_ns=span.end_time,
         status=_STATUS.get(status.status_code, "unset"),
         status_message=status.description,
-        attributes=_attrs(span.attributes),
+        attributes=attributes,
+        attributes_clean=clean,
         events=[
-            {"name": e.name, "timestamp": e.timestamp, "attributes": _attrs(e.attributes)}
+            {"name": e.name, "timestamp": e.timestamp, "attributes": _attrs(e.attributes)[0]}
             for e in events
         ]
         if events
@@ -77,7 +75,7 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
             {
                 "trace_id": format(link.context.trace_id, "032x"),
                 "span_id": format(link.context.span_id, "016x"),
-                "attributes": _attrs(link.attributes),
+                "attributes": _attrs(link.attributes)[0],
             }
             for link in links
         ]

@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from agentel.exporters._base import StoreSpanExporter
-from agentel.exporters._convert import _plain
+from agentel.exporters._convert import _attrs
 from agentel.semconv.attributes import (
     AGENTEL_ITERATION,
     AGENTEL_RUN_ID,
@@ -204,11 +204,12 @@ def _live_record(span: Span, attributes: dict[str, Any], start_ns: int | None) -
     """The store record of a top span that has started but not ended."""
     ctx = span.context
     parent = span.parent
-    resource = {k: _plain(v) for k, v in span.resource.attributes.items()}
+    resource = _attrs(span.resource.attributes)[0]  # a copy of its own, changed below
     # the process running the run now: a resource built before a fork names the parent
     resource["process.pid"] = os.getpid()
     resource.setdefault("host.name", socket.gethostname())
     scope = span.instrumentation_scope
+    plain, clean = _attrs(attributes)
     return build_span_record(
         trace_id=format(ctx.trace_id, "032x"),
         span_id=format(ctx.span_id, "016x"),
@@ -219,7 +220,8 @@ def _live_record(span: Span, attributes: dict[str, Any], start_ns: int | None) -
         end_ns=None,
         status="unset",
         status_message=None,
-        attributes={k: _plain(v) for k, v in attributes.items()},
+        attributes=plain,
+        attributes_clean=clean,
         resource=resource,
         scope=scope.name if scope is not None else None,
     )

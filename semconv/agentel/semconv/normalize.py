@@ -494,6 +494,33 @@ def _langfuse_cost(details: Mapping[str, Any]) -> tuple[float | None, dict[str, 
 # --- the record fields --------------------------------------------------------------------------
 
 
+NORMALIZED_FIELDS = (
+    "operation",
+    "category",
+    "model",
+    "provider",
+    "agent_name",
+    "tool_name",
+    "tool_call_id",
+    "conversation_id",
+    "user_id",
+    "iteration",
+    "error_type",
+    "run_id",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "cost_breakdown",
+    "cost_source",
+    "ttft_ms",
+    "output_tps",
+)
+"""The record fields :func:`normalize` derives, in the order of :func:`normalized_values`."""
+
+
 def normalize(name: str, kind: str | None, attrs: Mapping[str, Any]) -> dict[str, Any]:
     """Canonical record fields for one span.
 
@@ -504,9 +531,16 @@ def normalize(name: str, kind: str | None, attrs: Mapping[str, Any]) -> dict[str
     ``kind`` (the OTel span kind) is accepted for callers' symmetry; no rule needs it yet.
     A span with none of :data:`FOREIGN_KEYS` takes a fast path reading the registry's keys only.
     """
+    return dict(zip(NORMALIZED_FIELDS, normalized_values(name, kind, attrs), strict=True))
+
+
+def normalized_values(name: str, kind: str | None, attrs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """:func:`normalize`'s values as a tuple in :data:`NORMALIZED_FIELDS` order: what the
+    ingest path reads, once per span, without building and reading back a dict."""
     if FOREIGN_KEYS.isdisjoint(attrs):
-        return _native_fields(name, attrs)
-    return _fields(name, attrs)
+        return _native_values(name, attrs)
+    fields = _fields(name, attrs)
+    return tuple([fields[f] for f in NORMALIZED_FIELDS])
 
 
 def _fields(name: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -537,11 +571,12 @@ def _fields(name: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _native_fields(name: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
+def _native_values(name: str, attrs: Mapping[str, Any]) -> tuple[Any, ...]:
     """:func:`_fields` for a span without any of :data:`FOREIGN_KEYS`, inlined for speed.
 
     The same rules with the other conventions' keys left out (they are absent), so the
-    result is identical; tests/semconv checks that on generated attribute sets.
+    result is identical; tests/semconv checks that on generated attribute sets. Absent keys
+    are the common case, so each value is checked for None before its reader is called.
     """
     get = attrs.get
     operation = _lower(get(A.GEN_AI_OPERATION_NAME))
@@ -551,48 +586,59 @@ def _native_fields(name: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
     if agent is None and operation in RUN_OPERATIONS:
         agent = _str(name.removeprefix(f"{operation} ") if name else None)
     provider = _lower(_first(attrs, A.GEN_AI_PROVIDER_NAME, A.GEN_AI_SYSTEM))
-    inp = _int(get(A.GEN_AI_USAGE_INPUT_TOKENS))
-    if inp is None:
-        inp = _int(get(A.GEN_AI_USAGE_PROMPT_TOKENS))
-    out = _int(get(A.GEN_AI_USAGE_OUTPUT_TOKENS))
-    if out is None:
-        out = _int(get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
-    read = _int(get(A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS))
-    write = _int(get(A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS))
-    reasoning = _int(get(A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS))
+    inp = out = read = write = reasoning = cost = breakdown = source = None
+    if (raw := get(A.GEN_AI_USAGE_INPUT_TOKENS)) is not None:
+        inp = _int(raw)
+    if inp is None and (raw := get(A.GEN_AI_USAGE_PROMPT_TOKENS)) is not None:
+        inp = _int(raw)
+    if (raw := get(A.GEN_AI_USAGE_OUTPUT_TOKENS)) is not None:
+        out = _int(raw)
+    if out is None and (raw := get(A.GEN_AI_USAGE_COMPLETION_TOKENS)) is not None:
+        out = _int(raw)
+    if (raw := get(A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)) is not None:
+        read = _int(raw)
+    if (raw := get(A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)) is not None:
+        write = _int(raw)
+    if (raw := get(A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)) is not None:
+        reasoning = _int(raw)
     if inp is not None and (read or write) and inp < (read or 0) + (write or 0):
         inp += (read or 0) + (write or 0)
     if out is not None and reasoning is not None and out < reasoning:
         out += reasoning
-    cost = _float(get(A.GEN_AI_USAGE_COST))
-    breakdown = source = None
-    if cost is not None:
+    if (raw := get(A.GEN_AI_USAGE_COST)) is not None and (cost := _float(raw)) is not None:
         breakdown = {
-            part: v for part, key in _COST_PARTS.items() if (v := _float(get(key))) is not None
+            part: v
+            for part, key in _COST_PARTS.items()
+            if (v := get(key)) is not None and (v := _float(v)) is not None
         } or None
         source = _str(get(A.AGENTEL_COST_SOURCE)) or "provider"
-    ttft = _float(get(A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
-    return {
-        "operation": operation or None,
-        "category": _CATEGORY_BY_OPERATION.get(operation or "", Category.OTHER),
-        "model": _str(get(A.GEN_AI_RESPONSE_MODEL)) or _str(get(A.GEN_AI_REQUEST_MODEL)),
-        "provider": _PROVIDER_ALIASES.get(provider, provider) if provider else None,
-        "agent_name": agent,
-        "tool_name": _str(get(A.GEN_AI_TOOL_NAME)),
-        "tool_call_id": _str(get(A.GEN_AI_TOOL_CALL_ID)),
-        "conversation_id": _str(get(A.GEN_AI_CONVERSATION_ID)) or _str(get(A.SESSION_ID)),
-        "user_id": _str(get(A.USER_ID)),
-        "iteration": _int(get(A.AGENTEL_ITERATION)),
-        "error_type": _str(get(A.ERROR_TYPE)),
-        "run_id": _str(get(A.AGENTEL_RUN_ID)),
-        "input_tokens": inp,
-        "output_tokens": out,
-        "cache_read_tokens": read,
-        "cache_write_tokens": write,
-        "reasoning_tokens": reasoning,
-        "cost_usd": cost,
-        "cost_breakdown": breakdown,
-        "cost_source": source,
-        "ttft_ms": ttft * 1000.0 if ttft is not None else None,
-        "output_tps": _float(get(A.AGENTEL_OUTPUT_TOKENS_PER_SECOND)),
-    }
+    ttft = tps = None
+    if (raw := get(A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)) is not None:
+        ttft = _float(raw)
+    if (raw := get(A.AGENTEL_OUTPUT_TOKENS_PER_SECOND)) is not None:
+        tps = _float(raw)
+    iteration = get(A.AGENTEL_ITERATION)
+    return (
+        operation or None,
+        _CATEGORY_BY_OPERATION.get(operation or "", Category.OTHER),
+        _str(get(A.GEN_AI_RESPONSE_MODEL)) or _str(get(A.GEN_AI_REQUEST_MODEL)),
+        _PROVIDER_ALIASES.get(provider, provider) if provider else None,
+        agent,
+        _str(get(A.GEN_AI_TOOL_NAME)),
+        _str(get(A.GEN_AI_TOOL_CALL_ID)),
+        _str(get(A.GEN_AI_CONVERSATION_ID)) or _str(get(A.SESSION_ID)),
+        _str(get(A.USER_ID)),
+        None if iteration is None else _int(iteration),
+        _str(get(A.ERROR_TYPE)),
+        _str(get(A.AGENTEL_RUN_ID)),
+        inp,
+        out,
+        read,
+        write,
+        reasoning,
+        cost,
+        breakdown,
+        source,
+        ttft * 1000.0 if ttft is not None else None,
+        tps,
+    )

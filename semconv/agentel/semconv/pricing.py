@@ -179,19 +179,20 @@ class Cost:
     model: str
 
 
-def _picodollars(
+def _usd(
     rates: tuple[int, int, int, int, int],
     input_tokens: int | None,
     output_tokens: int | None,
     cache_read_tokens: int | None,
     cache_write_tokens: int | None,
     reasoning_tokens: int | None,
-) -> tuple[int, int, int, int, int, int]:
-    """(total, input, output, cache_read, cache_write, reasoning) cost in picodollars.
+) -> tuple[float, float, float, float, float, float]:
+    """(total, input, output, cache_read, cache_write, reasoning) cost in USD.
 
-    Integer arithmetic: every part is exact, the total is exactly their sum, and dividing by
-    1e12 gives the float nearest the true amount (what ``round(x, 12)`` of the float product
-    gave, without its float noise or its cost). None and negative counts read as 0.
+    Computed in integer picodollars: every part is exact, the total is exactly their sum,
+    and one division by 1e12 each gives the float nearest the true amount (what
+    ``round(x, 12)`` of the float product gave, without its float noise or its cost). None
+    and negative counts read as 0.
     """
     inp = input_tokens if input_tokens and input_tokens > 0 else 0
     out = output_tokens if output_tokens and output_tokens > 0 else 0
@@ -205,7 +206,14 @@ def _picodollars(
     write_cost = write * r_write
     reasoning_cost = reasoning * r_reasoning
     total = input_cost + output_cost + read_cost + write_cost + reasoning_cost
-    return total, input_cost, output_cost, read_cost, write_cost, reasoning_cost
+    return (
+        total / 1e12,
+        input_cost / 1e12,
+        output_cost / 1e12,
+        read_cost / 1e12,
+        write_cost / 1e12,
+        reasoning_cost / 1e12,
+    )
 
 
 def _new_cost(values: dict[str, Any]) -> Cost:
@@ -528,22 +536,18 @@ class PriceBook:
         if found is None:
             return None
         price = found[0]
-        total, inp, out, read, write, reasoning = _picodollars(
-            price.rates,
-            input_tokens,
-            output_tokens,
-            cache_read_tokens,
-            cache_write_tokens,
+        total, inp, out, read, write, reasoning = _usd(
+            price.rates, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
             reasoning_tokens,
-        )
+        )  # fmt: skip
         return _new_cost(
             {
-                "total": total / 1e12,
-                "input": inp / 1e12,
-                "output": out / 1e12,
-                "cache_read": read / 1e12,
-                "cache_write": write / 1e12,
-                "reasoning": reasoning / 1e12,
+                "total": total,
+                "input": inp,
+                "output": out,
+                "cache_read": read,
+                "cache_write": write,
+                "reasoning": reasoning,
                 "currency": CURRENCY,
                 "source": price.source,
                 "price_version": self._price_version(price),
@@ -568,24 +572,11 @@ class PriceBook:
         if found is None:
             return None
         price = found[0]
-        total, inp, out, read, write, reasoning = _picodollars(
-            price.rates,
-            input_tokens,
-            output_tokens,
-            cache_read_tokens,
-            cache_write_tokens,
+        usd = _usd(
+            price.rates, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
             reasoning_tokens,
-        )
-        return _attributes(
-            total / 1e12,
-            inp / 1e12,
-            out / 1e12,
-            read / 1e12,
-            write / 1e12,
-            reasoning / 1e12,
-            price.source,
-            self._price_version(price),
-        )
+        )  # fmt: skip
+        return _attributes(*usd, price.source, self._price_version(price))
 
     def _price_version(self, price: ModelPrice) -> str:
         return f"override:{price.origin}" if price.source == "override" else self._version

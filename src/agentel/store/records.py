@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-from agentel.semconv.normalize import normalize
+from agentel.semconv.normalize import normalized_values
 from agentel.semconv.pricing import default_pricebook
 from agentel.store.sanitize import clean_attributes, clean_events, clean_fields
 
@@ -204,18 +204,47 @@ def build_span_record(
     links: list[dict[str, Any]] | None = None,
     resource: dict[str, Any] | None = None,
     scope: str | None = None,
+    attributes_clean: bool = False,
 ) -> SpanRecord:
     """Build a record from the raw parts of a span, normalizing and pricing it.
 
     Used by every ingest path (SDK exporter, OTLP receiver, import), so each produces the
     same record for the same span. A usage span with no cost attribute is priced here from
     the catalog; one whose model is unknown stays unpriced (cost None, never 0).
+    ``attributes_clean``: the caller already checked ``attributes`` need no sanitizing (the
+    SDK exporter does that while copying them), so they are not looked through again.
     """
-    attributes = clean_attributes(attributes)
-    events, links = clean_events(events), clean_events(links)
-    n = normalize(name, kind, attributes)
+    if not attributes_clean:
+        attributes = clean_attributes(attributes)
+    if events:
+        events = clean_events(events)
+    if links:
+        links = clean_events(links)
+    (
+        operation,
+        category,
+        model,
+        provider,
+        agent_name,
+        tool_name,
+        tool_call_id,
+        conversation_id,
+        user_id,
+        iteration,
+        error_type,
+        run_id,
+        input_tokens,
+        output_tokens,
+        cache_read_tokens,
+        cache_write_tokens,
+        reasoning_tokens,
+        cost_usd,
+        cost_breakdown,
+        cost_source,
+        ttft_ms,
+        output_tps,
+    ) = normalized_values(name, kind, attributes)
     resource = resource or {}
-    run_id = n["run_id"]
     # positional, in field order (half the cost of 39 keywords); a test checks every field
     record = SpanRecord(
         trace_id,
@@ -229,29 +258,29 @@ def build_span_record(
         status_message or None,
         run_id,
         run_id is not None,
-        n["category"],
-        n["operation"],
-        n["conversation_id"],
-        n["user_id"],
-        n["error_type"],
+        category,
+        operation,
+        conversation_id,
+        user_id,
+        error_type,
         resource.get("service.name"),
         scope,
-        n["agent_name"],
-        n["model"],
-        n["provider"],
-        n["tool_name"],
-        n["tool_call_id"],
-        n["iteration"],
-        n["input_tokens"],
-        n["output_tokens"],
-        n["cache_read_tokens"],
-        n["cache_write_tokens"],
-        n["reasoning_tokens"],
-        n["cost_usd"],
-        n["cost_breakdown"],
-        n["cost_source"],
-        n["ttft_ms"],
-        n["output_tps"],
+        agent_name,
+        model,
+        provider,
+        tool_name,
+        tool_call_id,
+        iteration,
+        input_tokens,
+        output_tokens,
+        cache_read_tokens,
+        cache_write_tokens,
+        reasoning_tokens,
+        cost_usd,
+        cost_breakdown,
+        cost_source,
+        ttft_ms,
+        output_tps,
         False,
         attributes,
         events or [],
