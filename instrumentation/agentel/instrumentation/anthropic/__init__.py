@@ -19,21 +19,15 @@ nests under agentel's span. Pass ``open_telemetry=False`` to the client (or set
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,
-)
 
-from .. import _patching
 from .._config import InstrumentationConfig
 from .._metrics import GenAIMetrics
+from .._patching import Patch, ProviderInstrumentor
 from .._wrappers import async_llm_wrapper, stream_manager_wrapper, sync_llm_wrapper
-from ..version import __version__
-
-_INSTRUMENTS = ("anthropic >= 0.40",)
 
 _MESSAGES = "anthropic.resources.messages"
 _BETA = "anthropic.resources.beta.messages"
@@ -55,7 +49,7 @@ _TARGETS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class AnthropicInstrumentor(BaseInstrumentor):
+class AnthropicInstrumentor(ProviderInstrumentor):
     """Instrument the Anthropic SDK.
 
     ``instrument(tracer_provider=None, meter_provider=None, capture_content=None,
@@ -63,31 +57,20 @@ class AnthropicInstrumentor(BaseInstrumentor):
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, read once at ``instrument()`` time.
     """
 
-    _config: InstrumentationConfig | None = None
-    _patched: list[tuple[str, str]]
+    _instruments = ("anthropic >= 0.40",)
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _INSTRUMENTS
-
-    @property
-    def config(self) -> InstrumentationConfig | None:
-        """The settings resolved by the last ``instrument()`` call (``None`` before)."""
-        return self._config
-
-    def _instrument(self, **kwargs: Any) -> None:
+    def _patches(
+        self,
+        config: InstrumentationConfig,
+        tracer: trace.Tracer,
+        metrics: GenAIMetrics,
+        options: Mapping[str, Any],
+    ) -> list[Patch]:
         from . import _messages
 
-        config = InstrumentationConfig.resolve(
-            capture_content=kwargs.get("capture_content"), redact=kwargs.get("redact")
-        )
-        self._config = config
-        tracer = trace.get_tracer(
-            __name__, __version__, tracer_provider=kwargs.get("tracer_provider")
-        )
-        metrics = GenAIMetrics(kwargs.get("meter_provider"))
         extract = _messages.request_extractor(config)
         extract_stream = _messages.request_extractor(config, stream=True)
-        patches: list[_patching.Patch] = []
+        patches: list[Patch] = []
         for module, path, kind in _TARGETS:
             site = f"anthropic.{module.rpartition('.')[2]}.{path}"
             if kind == "manager":
@@ -110,11 +93,7 @@ class AnthropicInstrumentor(BaseInstrumentor):
                     metrics=metrics,
                 )
             patches.append((module, path, wrapper))
-        self._patched = _patching.apply(patches)
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _patching.restore(getattr(self, "_patched", ()))
-        self._patched = []
+        return patches
 
 
 __all__ = ["AnthropicInstrumentor"]

@@ -15,22 +15,16 @@ proxied so the span ends exactly once however the stream ends.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,
-)
 
-from .. import _patching
 from .._config import InstrumentationConfig
 from .._metrics import GenAIMetrics
+from .._patching import Patch, ProviderInstrumentor
 from .._streams import async_helper_close_wrapper, helper_close_wrapper
 from .._wrappers import async_llm_wrapper, sync_llm_wrapper
-from ..version import __version__
-
-_INSTRUMENTS = ("openai >= 1.40",)
 
 _CHAT = "openai.resources.chat.completions"
 _RESPONSES = "openai.resources.responses"
@@ -59,7 +53,7 @@ _HELPER_CLOSES: tuple[tuple[str, str, bool], ...] = (
 )
 
 
-class OpenAIInstrumentor(BaseInstrumentor):
+class OpenAIInstrumentor(ProviderInstrumentor):
     """Instrument the OpenAI SDK.
 
     ``instrument(tracer_provider=None, meter_provider=None, capture_content=None,
@@ -73,37 +67,26 @@ class OpenAIInstrumentor(BaseInstrumentor):
       ``choices`` is empty). Off by default: requests are never changed.
     """
 
-    _config: InstrumentationConfig | None = None
-    _patched: list[tuple[str, str]]
+    _instruments = ("openai >= 1.40",)
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _INSTRUMENTS
-
-    @property
-    def config(self) -> InstrumentationConfig | None:
-        """The settings resolved by the last ``instrument()`` call (``None`` before)."""
-        return self._config
-
-    def _instrument(self, **kwargs: Any) -> None:
+    def _patches(
+        self,
+        config: InstrumentationConfig,
+        tracer: trace.Tracer,
+        metrics: GenAIMetrics,
+        options: Mapping[str, Any],
+    ) -> list[Patch]:
         from . import _chat, _embeddings, _responses
 
-        config = InstrumentationConfig.resolve(
-            capture_content=kwargs.get("capture_content"), redact=kwargs.get("redact")
-        )
-        self._config = config
-        tracer = trace.get_tracer(
-            __name__, __version__, tracer_provider=kwargs.get("tracer_provider")
-        )
-        metrics = GenAIMetrics(kwargs.get("meter_provider"))
         kinds = {
             "chat": (
-                _chat.request_extractor(config, stream_usage=bool(kwargs.get("stream_usage"))),
+                _chat.request_extractor(config, stream_usage=bool(options.get("stream_usage"))),
                 _chat.handle_response,
             ),
             "responses": (_responses.request_extractor(config), _responses.handle_response),
             "embeddings": (_embeddings.request_extractor(config), _embeddings.handle_response),
         }
-        patches: list[_patching.Patch] = []
+        patches: list[Patch] = []
         for module, path, is_async, kind in _TARGETS:
             extract, handle = kinds[kind]
             factory = async_llm_wrapper if is_async else sync_llm_wrapper
@@ -115,11 +98,7 @@ class OpenAIInstrumentor(BaseInstrumentor):
             patches.append(
                 (module, path, async_helper_close_wrapper if is_async else helper_close_wrapper)
             )
-        self._patched = _patching.apply(patches)
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _patching.restore(getattr(self, "_patched", ()))
-        self._patched = []
+        return patches
 
 
 __all__ = ["OpenAIInstrumentor"]
