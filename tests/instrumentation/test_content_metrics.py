@@ -463,3 +463,23 @@ def test_malformed_responses_never_break_the_call(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len([w for w in warnings if "openai.chat.tool_calls" in w]) == 1  # once, not per call
     assert any("anthropic.messages" in w for w in warnings)
+
+
+def test_tool_definitions_of_every_request_shape() -> None:
+    from agentel.instrumentation.anthropic import _messages
+    from agentel.instrumentation.openai import _chat, _responses
+
+    schema = {"type": "object"}
+    want = {"type": "function", "name": "f", "description": "d", "parameters": schema}
+    chat = [
+        {"type": "function", "function": {"name": "f", "description": "d", "parameters": schema}}
+    ]
+    assert _chat.tool_definitions(chat) == [want]
+    assert _chat.tool_definitions([{"type": "web_search"}]) == [{"type": "web_search"}]
+    responses = [{"type": "function", "name": "f", "description": "d", "parameters": schema}]
+    assert _responses.tool_definitions(responses) == [want]
+    assert _responses.tool_definitions([{"type": "web_search"}]) == [{"type": "web_search"}]
+    anthropic = [{"name": "f", "description": "d", "input_schema": schema}]
+    assert _messages.tool_definitions(anthropic) == [want]
+    for module in (_chat, _responses, _messages):
+        assert module.tool_definitions([]) is None and module.tool_definitions(None) is None

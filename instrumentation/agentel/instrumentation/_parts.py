@@ -10,7 +10,7 @@ are ``{"type": "text", "content": ...}``, ``{"type": "tool_call", "id", "name",
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # Provider finish / stop reasons -> the official output-message finish_reason values.
@@ -74,3 +74,27 @@ def plain_text(content: Any) -> Any:
         if all(isinstance(t, str) for t in texts):
             return "".join(texts)
     return content
+
+
+def tool_definitions(
+    tools: Any, entry: Callable[[Any], dict[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """``gen_ai.tool.definitions``: ``entry(tool)`` for each of a request's ``tools``."""
+    if not isinstance(tools, (list, tuple)) or not tools:
+        return None
+    return [entry(tool) for tool in tools]
+
+
+def tool_definition(
+    kind: Any, name: Any, source: Any, parameters_key: str = "parameters"
+) -> dict[str, Any]:
+    """One tool definition: type and name, plus ``description`` and ``parameters`` when
+    ``source`` has them (``parameters_key`` names where ``source`` keeps the schema)."""
+    entry = {"type": kind, "name": name}
+    description = get(source, "description")
+    if description is not None:
+        entry["description"] = description
+    parameters = get(source, parameters_key)
+    if parameters is not None:
+        entry["parameters"] = parameters
+    return entry

@@ -82,21 +82,13 @@ def system_instructions(system: Any) -> list[dict[str, Any]] | None:
 
 
 def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
-    if not isinstance(tools, (list, tuple)) or not tools:
-        return None
-    out: list[dict[str, Any]] = []
-    for tool in tools:
-        kind = P.get(tool, "type")
-        entry: dict[str, Any] = {
-            "type": "function" if kind in (None, "custom") else kind,
-            "name": P.get(tool, "name"),
-        }
-        if P.get(tool, "description") is not None:
-            entry["description"] = P.get(tool, "description")
-        if P.get(tool, "input_schema") is not None:
-            entry["parameters"] = P.get(tool, "input_schema")
-        out.append(entry)
-    return out
+    return P.tool_definitions(tools, _tool_definition)
+
+
+def _tool_definition(tool: Any) -> dict[str, Any]:
+    kind = P.get(tool, "type")
+    kind = "function" if kind in (None, "custom") else kind
+    return P.tool_definition(kind, P.get(tool, "name"), tool, "input_schema")
 
 
 def messages_request(

@@ -117,21 +117,15 @@ def input_messages(messages: Any) -> list[dict[str, Any]] | None:
 
 def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
     """Chat ``tools`` flattened to the official ``gen_ai.tool.definitions`` shape."""
-    if not isinstance(tools, (list, tuple)) or not tools:
-        return None
-    out: list[dict[str, Any]] = []
-    for tool in tools:
-        kind = P.get(tool, "type") or "function"
-        inner = P.get(tool, kind)
-        if inner is None:
-            out.append({"type": kind})
-            continue
-        entry = {"type": kind, "name": P.get(inner, "name")}
-        for key in ("description", "parameters"):
-            if P.get(inner, key) is not None:
-                entry[key] = P.get(inner, key)
-        out.append(entry)
-    return out
+    return P.tool_definitions(tools, _tool_definition)
+
+
+def _tool_definition(tool: Any) -> dict[str, Any]:
+    kind = P.get(tool, "type") or "function"
+    inner = P.get(tool, kind)
+    if inner is None:
+        return {"type": kind}
+    return P.tool_definition(kind, P.get(inner, "name"), inner)
 
 
 def _choice_count(value: Any) -> int | None:

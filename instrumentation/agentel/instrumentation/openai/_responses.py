@@ -77,16 +77,12 @@ def input_messages(items: Any) -> list[dict[str, Any]] | None:
 
 
 def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
-    if not isinstance(tools, (list, tuple)) or not tools:
-        return None
-    out: list[dict[str, Any]] = []
-    for tool in tools:
-        entry = {"type": P.get(tool, "type"), "name": P.get(tool, "name")}
-        for key in ("description", "parameters"):
-            if P.get(tool, key) is not None:
-                entry[key] = P.get(tool, key)
-        out.append({k: v for k, v in entry.items() if v is not None})
-    return out
+    return P.tool_definitions(tools, _tool_definition)
+
+
+def _tool_definition(tool: Any) -> dict[str, Any]:
+    entry = P.tool_definition(P.get(tool, "type"), P.get(tool, "name"), tool)
+    return {k: v for k, v in entry.items() if v is not None}
 
 
 def responses_request(
