@@ -14,30 +14,17 @@ import string
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Api = Literal["chat", "responses", "anthropic"]
-"""Wire dialects understood by the server: OpenAI chat, OpenAI Responses, Anthropic Messages."""
+Api = str
+"""The name of a wire format registered in :mod:`agentel.testing._wire` ("chat", "responses",
+"anthropic", ...)."""
 
 TRUNCATE_REPLY = 200
 """AUTO text replies quote at most this many characters of the user message / tool result."""
 
 TRUNCATE_ARGUMENT = 40
 """AUTO string arguments fall back to the user message truncated to this many characters."""
-
-_FINISH_TO_ANTHROPIC = {
-    "stop": "end_turn",
-    "tool_calls": "tool_use",
-    "length": "max_tokens",
-    "content_filter": "refusal",
-}
-_FINISH_TO_OPENAI = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "tool_use": "tool_calls",
-    "max_tokens": "length",
-    "refusal": "content_filter",
-}
 
 
 def _compact_json(value: Any) -> str:
@@ -258,10 +245,10 @@ class Reply:
 
     def resolved_finish_reason(self, api: Api) -> str:
         """The finish / stop reason in the dialect of ``api``."""
+        from ._wire import WIRE_FORMATS
+
         reason = self.finish_reason or ("tool_calls" if self.calls else "stop")
-        if api == "anthropic":
-            return _FINISH_TO_ANTHROPIC.get(reason, reason)
-        return _FINISH_TO_OPENAI.get(reason, reason)
+        return WIRE_FORMATS[api].finish_reasons.get(reason, reason)
 
 
 @dataclass
@@ -317,111 +304,11 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _parse_chat(body: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]], list[Any]]:
-    texts: list[str] = []
-    turns: list[tuple[str, str]] = []
-    for msg in _dicts(body.get("messages")):
-        role = msg.get("role")
-        text = _text_of(msg.get("content"))
-        calls = "".join(
-            _call_text(
-                (c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments")
-            )
-            for c in _dicts(msg.get("tool_calls"))
-        )
-        texts.append(text + calls)
-        if role in ("tool", "function"):
-            turns.append(("tool", text))
-        elif role == "user":
-            turns.append(("user", text))
-    functions: list[Any] = []
-    for tool in _dicts(body.get("tools")):
-        fn = tool.get("function")
-        if tool.get("type", "function") == "function" and isinstance(fn, dict) and fn.get("name"):
-            functions.append((fn["name"], fn.get("parameters") or {}))
-    return texts, turns, functions
-
-
-def _parse_responses(body: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]], list[Any]]:
-    texts: list[str] = []
-    turns: list[tuple[str, str]] = []
-    instructions = body.get("instructions")
-    if isinstance(instructions, str) and instructions:
-        texts.append(instructions)
-    items = body.get("input")
-    if isinstance(items, str):
-        texts.append(items)
-        turns.append(("user", items))
-    for item in _dicts(items):
-        kind = item.get("type")
-        if kind in ("function_call", "custom_tool_call"):
-            texts.append(_call_text(item.get("name"), item.get("arguments", item.get("input"))))
-        elif kind in ("function_call_output", "custom_tool_call_output"):
-            text = _text_of(item.get("output"))
-            texts.append(text)
-            turns.append(("tool", text))
-        elif "role" in item:
-            text = _text_of(item.get("content"))
-            texts.append(text)
-            if item.get("role") == "user":
-                turns.append(("user", text))
-        else:
-            texts.append(_text_of(item.get("content") or item.get("summary")))
-    functions = [
-        (tool["name"], tool.get("parameters") or {})
-        for tool in _dicts(body.get("tools"))
-        if tool.get("type") == "function" and tool.get("name")
-    ]
-    return texts, turns, functions
-
-
-def _parse_anthropic(body: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]], list[Any]]:
-    texts: list[str] = []
-    turns: list[tuple[str, str]] = []
-    system = body.get("system")
-    if system:
-        texts.append(_text_of(system))
-    for msg in _dicts(body.get("messages")):
-        role = msg.get("role")
-        content = msg.get("content")
-        if isinstance(content, str):
-            texts.append(content)
-            if role == "user":
-                turns.append(("user", content))
-            continue
-        parts: list[str] = []
-        said: list[str] = []
-        results: list[str] = []
-        for block in _dicts(content):
-            kind = block.get("type")
-            if kind == "text":
-                parts.append(_text_of(block))
-                said.append(_text_of(block))
-            elif kind in ("tool_use", "server_tool_use"):
-                parts.append(_call_text(block.get("name"), block.get("input")))
-            elif kind == "tool_result":
-                result = _text_of(block.get("content"))
-                parts.append(result)
-                results.append(result)
-            elif kind == "thinking":
-                parts.append(str(block.get("thinking") or ""))
-        texts.append("".join(parts))
-        if results:
-            turns.append(("tool", "\n".join(results)))
-        elif role == "user":
-            turns.append(("user", "".join(said)))
-    functions = [
-        (tool["name"], tool.get("input_schema") or {})
-        for tool in _dicts(body.get("tools"))
-        if tool.get("name") and "input_schema" in tool and tool.get("type", "custom") == "custom"
-    ]
-    return texts, turns, functions
-
-
 def parse_conversation(api: Api, body: dict[str, Any]) -> Conversation:
-    """Read the messages, tools and latest turn of a chat / responses / anthropic request."""
-    parser = {"chat": _parse_chat, "responses": _parse_responses, "anthropic": _parse_anthropic}
-    texts, turns, functions = parser[api](body)
+    """Read the messages, tools and latest turn of a request in the dialect ``api``."""
+    from ._wire import WIRE_FORMATS
+
+    texts, turns, functions = WIRE_FORMATS[api].parse(body)
     last_user = next((text for kind, text in reversed(turns) if kind == "user"), "")
     tool_result = turns[-1][1] if turns and turns[-1][0] == "tool" else None
     tools = body.get("tools") if isinstance(body.get("tools"), list) else []

@@ -1,14 +1,16 @@
-"""The HTTP side of the scripted LLM server: routing, wire formats, SSE, errors."""
+"""The HTTP side of the scripted LLM server: routing, SSE, errors, embeddings and the script.
+
+The provider dialects live in :mod:`agentel.testing._wire`, one module each; this module
+routes a request to the registered format that claims its path.
+"""
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import itertools
 import json
 import logging
-import re
 import socket
 import struct
 import sys
@@ -16,7 +18,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
@@ -27,442 +28,32 @@ from ._script import (
     Api,
     RecordedRequest,
     Reply,
-    ToolCall,
     Usage,
     auto_reply,
     embedding_vector,
     estimate_embedding_tokens,
     estimate_usage,
 )
+from ._wire import DEFAULT_MODEL, WIRE_FORMATS, Event, Turn, WireFormat
+from ._wire.openai_chat import openai_error_body
 
 logger = logging.getLogger("agentel.testing")
 
-DEFAULT_MODEL = "scripted-model"
-SYSTEM_FINGERPRINT = "fp_agentel_scripted"
 NO_REPLY_LEFT = "no scripted reply left (ScriptedLLMServer queue is empty and auto=False)"
 
-_OPENAI_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    409: "conflict_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-}
-_ANTHROPIC_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    529: "overloaded_error",
-}
 _QUIET_ERRORS = (ConnectionError, TimeoutError, socket.timeout)
 
 
 def _error_body(api: Api | None, status: int, message: str, error_type: str | None) -> dict:
-    if api == "anthropic":
-        kind = error_type or _ANTHROPIC_ERROR_TYPES.get(
-            status, "api_error" if status >= 500 else "invalid_request_error"
-        )
-        return {"type": "error", "error": {"type": kind, "message": message}}
-    kind = error_type or _OPENAI_ERROR_TYPES.get(
-        status, "server_error" if status >= 500 else "invalid_request_error"
-    )
-    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    fmt = WIRE_FORMATS.get(api) if api is not None else None
+    return (fmt.error_body if fmt else openai_error_body)(status, message, error_type)
 
 
-def _words(text: str) -> list[str]:
-    """Split text into word-sized deltas whose concatenation is the text."""
-    return re.findall(r"\S+\s*|\s+", text)
-
-
-def _pieces(text: str, size: int = 12) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def _call_id(prefix: str, seq: int, index: int, call: ToolCall) -> str:
-    if call.id:
-        return call.id
-    digest = hashlib.sha256(f"{seq}:{index}:{call.name}".encode()).hexdigest()
-    return f"{prefix}{digest[:24]}"
-
-
-def _signature(thinking: str) -> str:
-    return base64.b64encode(hashlib.sha256(thinking.encode()).digest()).decode()
-
-
-@dataclass
-class _Turn:
-    """A reply resolved against one request."""
-
-    api: Api
-    seq: int
-    created: int
-    model: str
-    body: dict[str, Any]
-    text: str | None
-    calls: tuple[ToolCall, ...]
-    thinking: str | None
-    finish_reason: str
-    usage: Usage
-
-    @property
-    def choices(self) -> int:
-        n = self.body.get("n")
-        return n if isinstance(n, int) and n > 1 else 1
-
-
-Event = tuple[str | None, Any]
-"""An SSE event: (event name or None, JSON-able data or the literal string "[DONE]")."""
-
-
-# --------------------------------------------------------------------------- OpenAI chat
-
-
-def _chat_message(turn: _Turn) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": turn.text if turn.text is not None or turn.calls else "",
-        "refusal": None,
-        "annotations": [],
-    }
-    if turn.calls:
-        message["tool_calls"] = [
-            {
-                "id": _call_id("call_", turn.seq, i, call),
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments_json()},
-            }
-            for i, call in enumerate(turn.calls)
-        ]
-    return message
-
-
-def chat_completion(turn: _Turn) -> dict[str, Any]:
-    """A non-streamed ``chat.completion`` object."""
-    return {
-        "id": f"chatcmpl-{turn.seq}",
-        "object": "chat.completion",
-        "created": turn.created,
-        "model": turn.model,
-        "choices": [
-            {
-                "index": i,
-                "message": _chat_message(turn),
-                "logprobs": None,
-                "finish_reason": turn.finish_reason,
-            }
-            for i in range(turn.choices)
-        ],
-        "usage": turn.usage.to_chat_usage(),
-        "service_tier": "default",
-        "system_fingerprint": SYSTEM_FINGERPRINT,
-    }
-
-
-def chat_chunks(turn: _Turn) -> list[Event]:
-    """The SSE events of a streamed chat completion."""
-    options = turn.body.get("stream_options")
-    include_usage = isinstance(options, dict) and options.get("include_usage") is True
-
-    def chunk(choices: list[dict[str, Any]]) -> Event:
-        data: dict[str, Any] = {
-            "id": f"chatcmpl-{turn.seq}",
-            "object": "chat.completion.chunk",
-            "created": turn.created,
-            "model": turn.model,
-            "service_tier": "default",
-            "system_fingerprint": SYSTEM_FINGERPRINT,
-            "choices": choices,
-        }
-        if include_usage:
-            data["usage"] = None
-        return None, data
-
-    def choice(index: int, delta: dict[str, Any], finish: str | None = None) -> Event:
-        return chunk([{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}])
-
-    events: list[Event] = []
-    for i in range(turn.choices):
-        first = {"role": "assistant", "content": "" if turn.text is not None else None}
-        events.append(choice(i, {**first, "refusal": None}))
-        events.extend(choice(i, {"content": word}) for word in _words(turn.text or ""))
-        for j, call in enumerate(turn.calls):
-            head = {
-                "index": j,
-                "id": _call_id("call_", turn.seq, j, call),
-                "type": "function",
-                "function": {"name": call.name, "arguments": ""},
-            }
-            events.append(choice(i, {"tool_calls": [head]}))
-            events.extend(
-                choice(i, {"tool_calls": [{"index": j, "function": {"arguments": piece}}]})
-                for piece in _pieces(call.arguments_json())
-            )
-        events.append(choice(i, {}, turn.finish_reason))
-    if include_usage:
-        name, data = chunk([])
-        data["usage"] = turn.usage.to_chat_usage()
-        events.append((name, data))
-    events.append((None, "[DONE]"))
-    return events
-
-
-# --------------------------------------------------------------------------- OpenAI responses
-
-
-def _responses_items(turn: _Turn) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    if turn.thinking is not None:
-        items.append(
-            {
-                "type": "reasoning",
-                "id": f"rs_{turn.seq}_0",
-                "summary": [{"type": "summary_text", "text": turn.thinking}],
-                "status": "completed",
-            }
-        )
-    if turn.text is not None or not turn.calls:
-        items.append(
-            {
-                "type": "message",
-                "id": f"msg_{turn.seq}_0",
-                "status": "completed",
-                "role": "assistant",
-                "content": [
-                    {
-                        "type": "output_text",
-                        "text": turn.text or "",
-                        "annotations": [],
-                        "logprobs": [],
-                    }
-                ],
-            }
-        )
-    for j, call in enumerate(turn.calls):
-        items.append(
-            {
-                "type": "function_call",
-                "id": f"fc_{turn.seq}_{j}",
-                "call_id": _call_id("call_", turn.seq, j, call),
-                "name": call.name,
-                "arguments": call.arguments_json(),
-                "status": "completed",
-            }
-        )
-    return items
-
-
-def _response_object(turn: _Turn, status: str, output: list[Any], usage: Any) -> dict[str, Any]:
-    body = turn.body
-    incomplete = {"reason": "max_output_tokens"} if status == "incomplete" else None
-    return {
-        "id": f"resp_{turn.seq}",
-        "object": "response",
-        "created_at": turn.created,
-        "status": status,
-        "background": False,
-        "error": None,
-        "incomplete_details": incomplete,
-        "instructions": body.get("instructions"),
-        "max_output_tokens": body.get("max_output_tokens"),
-        "metadata": body.get("metadata") or {},
-        "model": turn.model,
-        "output": output,
-        "parallel_tool_calls": body.get("parallel_tool_calls", True),
-        "previous_response_id": body.get("previous_response_id"),
-        "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
-        "service_tier": "default",
-        "store": body.get("store", True),
-        "temperature": body.get("temperature", 1.0),
-        "text": body.get("text") or {"format": {"type": "text"}},
-        "tool_choice": body.get("tool_choice", "auto"),
-        "tools": body.get("tools") or [],
-        "top_p": body.get("top_p", 1.0),
-        "truncation": body.get("truncation", "disabled"),
-        "usage": usage,
-        "user": body.get("user"),
-    }
-
-
-def _responses_status(turn: _Turn) -> str:
-    return "incomplete" if turn.finish_reason == "length" else "completed"
-
-
-def response_object(turn: _Turn) -> dict[str, Any]:
-    """A non-streamed Responses API ``response`` object."""
-    return _response_object(
-        turn, _responses_status(turn), _responses_items(turn), turn.usage.to_responses_usage()
-    )
-
-
-def response_events(turn: _Turn) -> list[Event]:
-    """The SSE events of a streamed Responses API call."""
-    events: list[Event] = []
-
-    def emit(kind: str, **data: Any) -> None:
-        events.append((kind, {"type": kind, "sequence_number": len(events), **data}))
-
-    emit("response.created", response=_response_object(turn, "in_progress", [], None))
-    emit("response.in_progress", response=_response_object(turn, "in_progress", [], None))
-    items = _responses_items(turn)
-    for index, item in enumerate(items):
-        where: dict[str, Any] = {"output_index": index}
-        if item["type"] == "message":
-            part = item["content"][0]
-            text = part["text"]
-            at = {"item_id": item["id"], **where, "content_index": 0}
-            emit(
-                "response.output_item.added",
-                item={**item, "status": "in_progress", "content": []},
-                **where,
-            )
-            emit("response.content_part.added", **at, part={**part, "text": ""})
-            for word in _words(text):
-                emit("response.output_text.delta", **at, delta=word, logprobs=[])
-            emit("response.output_text.done", **at, text=text, logprobs=[])
-            emit("response.content_part.done", **at, part=part)
-        elif item["type"] == "function_call":
-            at = {"item_id": item["id"], **where}
-            emit(
-                "response.output_item.added",
-                item={**item, "arguments": "", "status": "in_progress"},
-                **where,
-            )
-            for piece in _pieces(item["arguments"]):
-                emit("response.function_call_arguments.delta", **at, delta=piece)
-            emit(
-                "response.function_call_arguments.done",
-                **at,
-                name=item["name"],
-                arguments=item["arguments"],
-            )
-        else:
-            emit("response.output_item.added", item={**item, "status": "in_progress"}, **where)
-        emit("response.output_item.done", item=item, **where)
-    status = _responses_status(turn)
-    final = _response_object(turn, status, items, turn.usage.to_responses_usage())
-    emit("response.completed" if status == "completed" else "response.incomplete", response=final)
-    return events
-
-
-# --------------------------------------------------------------------------- Anthropic
-
-
-def _anthropic_blocks(turn: _Turn) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    if turn.thinking is not None:
-        blocks.append(
-            {"type": "thinking", "thinking": turn.thinking, "signature": _signature(turn.thinking)}
-        )
-    if turn.text is not None or not turn.calls:
-        blocks.append({"type": "text", "text": turn.text or ""})
-    for j, call in enumerate(turn.calls):
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": _call_id("toolu_", turn.seq, j, call),
-                "name": call.name,
-                "input": call.arguments_dict(),
-            }
-        )
-    return blocks
-
-
-def _anthropic_message(turn: _Turn, content: list[Any], stop: str | None, usage: Any) -> dict:
-    return {
-        "id": f"msg_{turn.seq:024d}",
-        "type": "message",
-        "role": "assistant",
-        "model": turn.model,
-        "content": content,
-        "stop_reason": stop,
-        "stop_sequence": None,
-        "usage": usage,
-    }
-
-
-def anthropic_message(turn: _Turn) -> dict[str, Any]:
-    """A non-streamed Anthropic ``message`` object."""
-    return _anthropic_message(
-        turn, _anthropic_blocks(turn), turn.finish_reason, turn.usage.to_anthropic_usage()
-    )
-
-
-def anthropic_events(turn: _Turn) -> list[Event]:
-    """The SSE events of a streamed Anthropic message."""
-    events: list[Event] = []
-
-    def emit(kind: str, **data: Any) -> None:
-        events.append((kind, {"type": kind, **data}))
-
-    usage = turn.usage.to_anthropic_usage()
-    emit(
-        "message_start",
-        message=_anthropic_message(turn, [], None, {**usage, "output_tokens": 1}),
-    )
-    emit("ping")
-    for index, block in enumerate(_anthropic_blocks(turn)):
-        kind = block["type"]
-        if kind == "thinking":
-            emit(
-                "content_block_start",
-                index=index,
-                content_block={"type": "thinking", "thinking": "", "signature": ""},
-            )
-            for word in _words(block["thinking"]):
-                emit(
-                    "content_block_delta",
-                    index=index,
-                    delta={"type": "thinking_delta", "thinking": word},
-                )
-            emit(
-                "content_block_delta",
-                index=index,
-                delta={"type": "signature_delta", "signature": block["signature"]},
-            )
-        elif kind == "text":
-            emit("content_block_start", index=index, content_block={"type": "text", "text": ""})
-            for word in _words(block["text"]):
-                emit("content_block_delta", index=index, delta={"type": "text_delta", "text": word})
-        else:
-            call = turn.calls[index - _non_tool_blocks(turn)]
-            emit("content_block_start", index=index, content_block={**block, "input": {}})
-            for piece in _pieces(call.arguments_json()):
-                emit(
-                    "content_block_delta",
-                    index=index,
-                    delta={"type": "input_json_delta", "partial_json": piece},
-                )
-        emit("content_block_stop", index=index)
-    delta_usage = {
-        key: usage[key]
-        for key in (
-            "input_tokens",
-            "cache_creation_input_tokens",
-            "cache_read_input_tokens",
-            "output_tokens",
-            "output_tokens_details",
-        )
-        if key in usage
-    }
-    emit(
-        "message_delta",
-        delta={"stop_reason": turn.finish_reason, "stop_sequence": None},
-        usage=delta_usage,
-    )
-    emit("message_stop")
-    return events
-
-
-def _non_tool_blocks(turn: _Turn) -> int:
-    return int(turn.thinking is not None) + int(turn.text is not None or not turn.calls)
-
-
-# --------------------------------------------------------------------------- HTTP server
+def _claims(fmt: WireFormat, route: str, headers: dict[str, str]) -> bool:
+    """True when a request on ``route`` with ``headers`` speaks ``fmt``'s dialect."""
+    if fmt.marker_header is not None and fmt.marker_header in headers:
+        return True
+    return any(route.startswith(r) for r in (*fmt.routes, *fmt.extra_routes))
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -642,30 +233,29 @@ class _Handler(BaseHTTPRequestHandler):
             )
         )
         route = path[3:] if path.startswith("/v1/") else path
-        api: Api | None = (
-            "anthropic" if route.startswith("/messages") or "anthropic-version" in headers else None
+        api: Api | None = next(
+            (name for name, fmt in WIRE_FORMATS.items() if _claims(fmt, route, headers)), None
         )
 
         if method == "GET" and (route == "/models" or route.startswith("/models/")):
             self._send_json(200, self._models(route, anthropic=api == "anthropic"))
             return
-        endpoints: dict[str, Api | None] = {
-            "/chat/completions": "chat",
-            "/responses": "responses",
-            "/messages": "anthropic",
-            "/messages/count_tokens": "anthropic",
-            "/embeddings": None,
+        generate = {r: fmt for fmt in WIRE_FORMATS.values() for r in fmt.routes}
+        extra = {
+            r: (fmt, fn) for fmt in WIRE_FORMATS.values() for r, fn in fmt.extra_routes.items()
         }
-        if method != "POST" or route not in endpoints:
+        if method != "POST" or (
+            route not in generate and route not in extra and route != "/embeddings"
+        ):
             self._send_error(api, 404, f"scripted LLM server: no route for {method} {path}")
             return
-        api = endpoints[route]
+        owner = generate.get(route) or (extra[route][0] if route in extra else None)
+        api = owner.api if owner is not None else None
         if bad_json or not isinstance(body, dict):
             self._send_error(api, 400, "request body must be a JSON object")
             return
-        if route == "/messages/count_tokens":
-            usage = estimate_usage("anthropic", body)
-            self._send_json(200, {"input_tokens": usage.input_tokens})
+        if route in extra:
+            self._send_json(200, extra[route][1](body))
         elif route == "/embeddings":
             self._embeddings(body)
         else:
@@ -748,20 +338,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         turn = self.owner._turn(api, body, reply)
+        fmt = WIRE_FORMATS[api]
         if body.get("stream") is True:
-            render = {
-                "chat": chat_chunks,
-                "responses": response_events,
-                "anthropic": anthropic_events,
-            }
-            self._send_sse(render[api](turn), reply)
+            self._send_sse(fmt.render_stream(turn), reply)
             return
-        render_one = {
-            "chat": chat_completion,
-            "responses": response_object,
-            "anthropic": anthropic_message,
-        }
-        payload = {**render_one[api](turn), **reply.body_override}
+        payload = {**fmt.render(turn), **reply.body_override}
         self._send_json(200, payload, reply.headers, cut=reply.cut_after_chunks is not None)
 
 
@@ -911,7 +492,7 @@ class ScriptedLLMServer:
             return None
         return auto_reply(api, body)
 
-    def _turn(self, api: Api, body: dict[str, Any], reply: Reply) -> _Turn:
+    def _turn(self, api: Api, body: dict[str, Any], reply: Reply) -> Turn:
         model = reply.model or body.get("model")
         text = reply.content if reply.content is not None or reply.calls else ""
         usage = reply.usage
@@ -924,7 +505,7 @@ class ScriptedLLMServer:
                 usage = Usage(
                     usage.input_tokens, usage.output_tokens * n, 0, 0, usage.reasoning_tokens * n
                 )
-        return _Turn(
+        return Turn(
             api=api,
             seq=self._next_seq(),
             created=int(time.time()),
