@@ -271,3 +271,103 @@ def cost_chart(rows: list[dict[str, Any]], by: str, width: int = 40) -> Text:
         chart.append(f"  {money(row['cost_usd'], row['unpriced_calls'])}\n")
     chart.rstrip()
     return chart
+
+
+# --- diff ---------------------------------------------------------------------------------------
+_DIFF_STYLE = {"same": "green", "changed": "bold red", "removed": "red", "added": "red"}
+
+
+def step_label(step: dict[str, Any] | None) -> str:
+    """One diff step in a few words: ``llm gpt-4o-mini -> get_weather(...)`` or
+    ``tool get_weather({...}) -> {...}``."""
+    if step is None:
+        return "-"
+    if step["kind"] == "tool":
+        label = f"tool {step['tool_name'] or step['name']}"
+        if step["arguments"] is not None:
+            label += f"({compact(step['arguments'], 40)})"
+        if step["output"] is not None:
+            label += f" -> {compact(step['output'], 40)}"
+    else:
+        label = f"llm {step['model'] or step['name']}"
+        calls = step["tool_calls"] or []
+        if calls:
+            label += " -> " + ", ".join(
+                f"{c['name']}({compact(c['arguments'], 30)})" for c in calls
+            )
+        elif step["output"] is not None:
+            label += f" {compact(step['output'], 50)!r}"
+    if step["status"] == "error":
+        label += " FAILED"
+    return label
+
+
+def quoted(value: Any, limit: int = 90) -> str:
+    """A value as one line of JSON, strings quoted (so ``"1"`` and ``1`` read differently)."""
+    return clip(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")), limit)
+
+
+def _signed(value: float | None, render: Any) -> str:
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0"
+    return ("+" if value > 0 else "-") + render(abs(value))
+
+
+def diff_view(found: dict[str, Any]) -> list[Any]:
+    """What ``agentel diff`` prints: a verdict, the aligned steps, the differences, the totals."""
+    a, b = found["run_a"], found["run_b"]
+    changed = sum(step["status"] != "same" for step in found["steps"])
+    verdict = Text(f"run a {a['run_id']}  vs  run b {b['run_id']}: ")
+    if found["same"]:
+        verdict.append("same behaviour", style="bold green")
+    else:
+        verdict.append(f"diverged ({changed} of {len(found['steps'])} steps)", style="bold red")
+    if not found["content"]:
+        verdict.append(
+            "\n(content was not captured in both runs: outputs and arguments not compared)",
+            style="dim",
+        )
+    steps = Table(box=None, pad_edge=False, header_style="bold")
+    for column, justify in (
+        ("#", "right"),
+        ("status", "left"),
+        ("run a", "left"),
+        ("run b", "left"),
+        ("Δ tokens in/out", "right"),
+        ("Δ cost", "right"),
+        ("Δ time", "right"),
+    ):
+        steps.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for step in found["steps"]:
+        d = step["deltas"]
+        steps.add_row(
+            str(step["index"]),
+            Text(step["status"], style=_DIFF_STYLE[step["status"]]),
+            step_label(step["a"]),
+            step_label(step["b"]),
+            f"{_signed(d.get('input_tokens'), tokens)}/{_signed(d.get('output_tokens'), tokens)}"
+            if d
+            else "",
+            _signed(d.get("cost_usd"), money) if d else "",
+            _signed(d.get("duration_ms"), duration) if d else "",
+        )
+    notes = Text()
+    for step in found["steps"]:
+        for difference in step["differences"]:
+            notes.append(f"step {step['index']}: {difference['field']} differs: ", style="bold")
+            notes.append(f"{quoted(difference['a'])} vs {quoted(difference['b'])}\n")
+    notes.rstrip()
+    totals = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("total", "run a", "run b", "Δ"):
+        totals.add_column(column, justify="left" if column == "total" else "right")
+    for name, row in found["totals"].items():
+        render: Any = {"cost_usd": money, "duration_ms": duration}.get(name, tokens)
+        totals.add_row(
+            name,
+            render(row["a"]) if row["a"] is not None else "-",
+            render(row["b"]) if row["b"] is not None else "-",
+            _signed(row["delta"], render),
+        )
+    return [verdict, steps, *([notes] if notes else []), totals]

@@ -1,5 +1,5 @@
-"""The ``agentel`` command line: runs, show, replay, stats, export, import, prune, feedback,
-demo, prices and receive."""
+"""The ``agentel`` command line: runs, show, replay, diff, stats, export, import, prune,
+feedback, demo, prices and receive."""
 
 from __future__ import annotations
 
@@ -352,6 +352,45 @@ def replay(
         console = _console()
         for line in fmt.replay_lines(entries):
             console.print(line, soft_wrap=True)
+
+
+class Trouble(click.ClickException):
+    """An error in a command whose exit status 1 means something else (``diff``): status 2."""
+
+    exit_code = 2
+
+
+@main.command(short_help="Compare two runs step by step; exit 1 when their behaviour differs.")
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B")
+@store_option
+@format_option("table", "json")
+def diff(run_a: str, run_b: str, store_url: str | None, output: str) -> None:
+    """Compare two runs: align their steps (LLM and tool calls) and show, per step, model,
+    tokens, cost, latency, tool names and arguments and outputs, then the total deltas.
+
+    Behaviour is the same when both runs made the same tool calls with the same arguments
+    and got the same outputs; tokens, cost and latency may differ. Outputs and arguments are
+    compared only when both runs captured content. RUN_A and RUN_B are run ids or unique
+    prefixes; --format json prints what Store.diff() returns.
+
+    \b
+    Exit status: 0 same behaviour, 1 diverged, 2 error (unknown run, store unreadable).
+    """
+    try:
+        with _open(store_url, existing=True) as store:
+            found = store.diff(run_a, run_b)
+    except click.ClickException as exc:
+        raise Trouble(exc.message) from exc
+    except (NotFoundError, AmbiguousIdError, StoreError, QueryError, OSError) as exc:
+        raise Trouble(str(exc)) from exc
+    if output == "json":
+        _echo_json(found)
+    else:
+        console = _console()
+        for part in fmt.diff_view(found):
+            console.print(part, soft_wrap=True)
+    sys.exit(0 if found["same"] else 1)
 
 
 @main.command(short_help="Count, tokens, cost, latency and errors per model, tool, agent, day...")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from agentel.store.diff import diff_runs
 from agentel.store.errors import NotFoundError, QueryError, StoreError
 from agentel.store.liveness import process_alive, settle, this_host
 from agentel.store.query import (
@@ -497,6 +498,41 @@ class Store(ABC):
         run = self.run(run_id)
         records = list(self._iter_spans(SpanFilter(run_id=run["run_id"])))
         return select_replay(build_replay(run, records), chosen, since_ns, until_ns)
+
+    def diff(self, run_a: str, run_b: str) -> dict[str, Any]:
+        """Compare two runs (ids or unique prefixes) step by step; ``agentel diff`` and the web
+        UI's compare page both show this. The shape is stable::
+
+            {
+              "run_a": {...run dict...}, "run_b": {...run dict...},
+              "same": bool,      # behaviour identical: every step's status is "same"
+              "content": bool,   # both runs captured content, so outputs were compared
+              "steps": [{
+                "index": 1,      # 1-based position in the alignment
+                "status": "same" | "changed" | "removed" | "added",  # removed: only in a
+                "a": step | None, "b": step | None,
+                "differences": [{"field": "arguments", "a": ..., "b": ...}],  # behaviour
+                "deltas": {"input_tokens": b - a, ..., "cost_usd", "duration_ms"},
+              }],
+              "totals": {"duration_ms" | "llm_calls" | "tool_calls" | "errors" | <tokens>
+                         | "cost_usd": {"a": ..., "b": ..., "delta": b - a}},
+            }
+
+        A step: ``kind`` ("llm" or "tool"), ``span_id``, ``name``, ``tool_name``, ``status``
+        ("ok" or "error"), ``model``, ``provider``, the token fields, ``cost_usd``,
+        ``duration_ms``, ``tool_calls`` (llm: ``[{"name", "arguments"}]`` the model asked
+        for), ``arguments`` (tool) and ``output`` (llm text, or the tool result). Behaviour
+        fields: llm status / tool_calls / output; tool tool_name / status / arguments /
+        output. Tokens, cost, model and latency never make a step "changed". Deltas are None
+        where either side is unknown. See :mod:`agentel.store.diff`.
+        """
+        first, second = self.run(run_a), self.run(run_b)
+        return diff_runs(
+            first,
+            self._iter_spans(SpanFilter(run_id=first["run_id"])),
+            second,
+            self._iter_spans(SpanFilter(run_id=second["run_id"])),
+        )
 
     def stats(
         self,
