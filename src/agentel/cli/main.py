@@ -685,22 +685,58 @@ def demo(store_url: str, model: str) -> None:
     type=click.FloatRange(min=0.001),
     default=16.0,
     show_default=True,
-    help="Reject larger request bodies (HTTP 413).",
+    help="Reject larger request bodies (HTTP 413, before the body is read).",
 )
-def receive(store_url: str, host: str, port: int, token: str | None, max_body_mb: float) -> None:
+@click.option(
+    "--max-inflight-mb",
+    type=click.FloatRange(min=0.001),
+    default=None,
+    help="Request bytes held at once across all clients; beyond it HTTP 503 with "
+    "Retry-After [default: 4 x --max-body-mb].",
+)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds a client may stay silent while sending a body (HTTP 408), or idle.",
+)
+def receive(
+    store_url: str,
+    host: str,
+    port: int,
+    token: str | None,
+    max_body_mb: float,
+    max_inflight_mb: float | None,
+    read_timeout: float,
+) -> None:
     """Receive OTLP/HTTP traces (POST /v1/traces, protobuf or JSON, gzip) into a store.
 
     Point an OpenTelemetry Collector's otlphttp exporter, or any OTLP SDK
     (OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT), at it. Spans get the same normalization,
-    run rollups and cost as spans from agentel's own exporters. Binds to localhost unless
-    --host says otherwise. Stops on Ctrl-C.
+    run rollups and cost as spans from agentel's own exporters; malformed spans are rejected
+    one by one (partial_success) and the valid ones stored. Binds to localhost unless
+    --host says otherwise. Stops on Ctrl-C. Needs the receiver extra:
+    pip install 'agentel[receiver]'.
     """
-    from agentel.sdk.receiver import OTLPReceiver
+    try:
+        from agentel.sdk.receiver import OTLPReceiver
+    except ImportError as exc:
+        raise click.ClickException(
+            f"agentel receive needs Starlette and uvicorn ({exc}): pip install 'agentel[receiver]'"
+        ) from exc
 
+    mb = 1024 * 1024
     store = _open(store_url)
     try:
         receiver = OTLPReceiver(
-            store, host, port, token=token, max_body_bytes=int(max_body_mb * 1024 * 1024)
+            store,
+            host,
+            port,
+            token=token,
+            max_body_bytes=int(max_body_mb * mb),
+            max_inflight_bytes=int(max_inflight_mb * mb) if max_inflight_mb else None,
+            read_timeout=read_timeout,
         )
     except OSError as exc:
         store.close()

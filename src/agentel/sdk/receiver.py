@@ -1,10 +1,15 @@
-"""An OTLP/HTTP traces receiver that writes into any agentel store.
+"""An OTLP/HTTP traces receiver that writes into any agentel store, on Starlette + uvicorn.
 
 ``POST /v1/traces`` takes protobuf or JSON bodies, optionally gzip-compressed, and sends
 them through the same normalize-and-ingest path as the exporters, so spans from other
 languages and instrumentations get run rollups and cost. Answers follow OTLP/HTTP: 200 with
-``partial_success`` for bad spans, 400 for undecodable bodies, 401 without the bearer
-token, 413 above the size limit, 503 (retryable) when the store fails.
+``partial_success`` for bad spans (the good ones are stored), 400 for undecodable bodies,
+401 without the bearer token, 408 when the body stalls, 413 above the size limit (sent
+before the body is read when Content-Length says so), 503 with ``Retry-After`` when the
+store fails or too many request bytes are in flight.
+
+:func:`create_app` builds the ASGI app so another server (``agentel ui``) can mount the same
+endpoint with the same limits and auth; :class:`OTLPReceiver` serves it with uvicorn.
 """
 
 from __future__ import annotations
@@ -12,19 +17,35 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import socket
 import threading
+import time
 import zlib
+from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import anyio
+import anyio.to_thread
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from agentel.store import Store, otlp_json
 
 logger = logging.getLogger("agentel.receiver")
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_READ_TIMEOUT = 10.0
+DEFAULT_BACKLOG = 1024
+RETRY_AFTER_SECONDS = 1
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
+TRACES_PATH = "/v1/traces"
 
 
 class BodyError(Exception):
@@ -53,7 +74,11 @@ def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
 
 
 def decode_body(body: bytes, content_type: str) -> dict[str, Any]:
-    """The OTLP/JSON document of a request body (protobuf is converted to the same form)."""
+    """The OTLP/JSON document of a request body (protobuf is converted to the same form).
+
+    JSON text that is not valid UTF-8 is decoded with ``surrogateescape``: the broken bytes
+    become lone surrogates, which the store repairs per span to U+FFFD, as for any span.
+    """
     if content_type == PROTOBUF:
         try:
             from google.protobuf.json_format import MessageToDict
@@ -73,11 +98,17 @@ def decode_body(body: bytes, content_type: str) -> dict[str, Any]:
             ) from exc
     if content_type == JSON:
         try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            document = json.loads(body.decode("utf-8", "surrogateescape"))
+        except RecursionError as exc:
+            raise BodyError(
+                HTTPStatus.BAD_REQUEST, "body is not valid JSON: nested too deeply"
+            ) from exc
+        except ValueError as exc:
             raise BodyError(HTTPStatus.BAD_REQUEST, f"body is not valid JSON: {exc}") from exc
         if not isinstance(document, dict):
             raise BodyError(HTTPStatus.BAD_REQUEST, "body must be a JSON object with resourceSpans")
+        if not isinstance(document.get("resourceSpans", []), (list, type(None))):
+            raise BodyError(HTTPStatus.BAD_REQUEST, "resourceSpans must be a list")
         return document
     raise BodyError(
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
@@ -86,6 +117,7 @@ def decode_body(body: bytes, content_type: str) -> dict[str, Any]:
 
 
 def _response(content_type: str, rejected: int, message: str) -> bytes:
+    message = message.encode("utf-8", "replace").decode("utf-8")
     if content_type == PROTOBUF:
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
             ExportTraceServiceResponse,
@@ -102,68 +134,129 @@ def _response(content_type: str, rejected: int, message: str) -> bytes:
     return json.dumps(body).encode()
 
 
-class OTLPReceiver:
-    """Serve ``POST /v1/traces`` on ``host:port`` into ``store`` (port 0 picks a free port)."""
+def _error(status: int, message: str, *, close: bool = False) -> Response:
+    headers = {"Connection": "close"} if close else {}
+    if status == HTTPStatus.SERVICE_UNAVAILABLE:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    body = json.dumps({"code": status, "message": message}).encode()
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
 
-    def __init__(
-        self,
-        store: Store,
-        host: str = "127.0.0.1",
-        port: int = 4318,
-        *,
-        token: str | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    ) -> None:
+
+@dataclass
+class ReceiverLimits:
+    """The bounds one endpoint enforces; see :func:`create_app`."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_inflight_bytes: int = 4 * DEFAULT_MAX_BODY_BYTES
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+
+
+class TracesEndpoint:
+    """The ASGI app behind ``POST /v1/traces``: auth, limits, decode, ingest, OTLP answer.
+
+    Request bodies are held within ``max_inflight_bytes`` in total; decoding and ingest run
+    one request at a time in a worker thread, so memory stays near the in-flight budget plus
+    one decoded request, whatever the number of clients.
+    """
+
+    def __init__(self, store: Store, token: str | None, limits: ReceiverLimits) -> None:
         self.store = store
         self.token = token
-        self.max_body_bytes = max_body_bytes
+        self.limits = limits
         self.accepted_spans = 0
         self.rejected_spans = 0
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self.inflight_bytes = 0
+        self._turn = anyio.Lock()
 
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._answer(scope, receive)
+        await response(scope, receive, send)
 
-    @property
-    def endpoint(self) -> str:
-        """The OTLP/HTTP traces URL, e.g. ``http://127.0.0.1:4318/v1/traces``."""
-        host, port = self.address
-        return f"http://{host}:{port}/v1/traces"
+    async def _answer(self, scope: Scope, receive: Receive) -> Response:
+        headers = Headers(scope=scope)
+        if self.token is not None:
+            given = headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+                return _error(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token", close=True)
+        limit = self.limits.max_body_bytes
+        declared = headers.get("content-length")
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        if length is not None and length > limit:
+            return _error(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"body of {length} bytes exceeds the {limit}-byte limit",
+                close=True,
+            )
+        reserved = 0
+        try:
+            if length is not None:
+                if not self._reserve(length):
+                    return self._busy()
+                reserved = length
+            chunks: list[bytes] = []
+            size = 0
+            deadline = time.monotonic() + 6 * self.limits.read_timeout
+            more = True
+            while more:
+                wait = min(self.limits.read_timeout, deadline - time.monotonic())
+                with anyio.move_on_after(max(wait, 0)) as timer:
+                    message = await receive()
+                if timer.cancelled_caught:
+                    return _error(HTTPStatus.REQUEST_TIMEOUT, "request body stalled", close=True)
+                if message["type"] == "http.disconnect":
+                    return _error(HTTPStatus.BAD_REQUEST, "client disconnected", close=True)
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    return _error(
+                        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                        f"body exceeds the {limit}-byte limit",
+                        close=True,
+                    )
+                if size > reserved:
+                    if not self._reserve(size - reserved):
+                        return self._busy()
+                    reserved = size
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+            del chunks
+            content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+            encoding = headers.get("content-encoding", "").strip().lower()
+            async with self._turn:
+                try:
+                    status, payload = await anyio.to_thread.run_sync(
+                        self.handle, body, content_type, encoding
+                    )
+                except BodyError as exc:
+                    return _error(exc.status, str(exc))
+                except Exception as exc:
+                    logger.exception("agentel receive: request failed")
+                    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {exc!r}")
+            return Response(payload, status_code=status, media_type=content_type)
+        finally:
+            self.inflight_bytes -= reserved
 
-    def serve_forever(self) -> None:
-        """Serve until :meth:`stop` is called from another thread (or Ctrl-C)."""
-        self._server.serve_forever(poll_interval=0.2)
+    def _reserve(self, count: int) -> bool:
+        if self.inflight_bytes and self.inflight_bytes + count > self.limits.max_inflight_bytes:
+            return False
+        self.inflight_bytes += count
+        return True
 
-    def start(self) -> OTLPReceiver:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="agentel-receiver", daemon=True
+    def _busy(self) -> Response:
+        return _error(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            f"more than {self.limits.max_inflight_bytes} request bytes in flight; retry later",
+            close=True,
         )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket; idempotent."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> OTLPReceiver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def handle(self, body: bytes, content_type: str, encoding: str) -> tuple[int, bytes]:
         """Decode, ingest and answer one request body; returns (status, response body)."""
-        data = _inflate(body, encoding, self.max_body_bytes)
-        records, errors = otlp_json.decode(decode_body(data, content_type))
+        data = _inflate(body, encoding, self.limits.max_body_bytes)
+        document = decode_body(data, content_type)
+        del body, data
+        records, errors = otlp_json.decode(document)
+        del document
         try:
             self.store.ingest(records)
         except Exception as exc:
@@ -174,60 +267,164 @@ class OTLPReceiver:
         message = "; ".join(errors[:5]) + (f" (+{len(errors) - 5} more)" if len(errors) > 5 else "")
         return HTTPStatus.OK, _response(content_type, len(errors), message)
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
+def traces_route(
+    store: Store,
+    *,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_inflight_bytes: int | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    path: str = TRACES_PATH,
+) -> Route:
+    """The ``POST /v1/traces`` route, to put into any Starlette app's routes.
 
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug("%s %s", self.address_string(), format % args)
+    ``max_inflight_bytes`` (default 4 x ``max_body_bytes``) bounds the request bytes held at
+    once across all clients; ``read_timeout`` is the longest silence while a body is read
+    (the whole body gets 6 x that).
+    """
+    limits = ReceiverLimits(
+        max_body_bytes=max_body_bytes,
+        max_inflight_bytes=max_inflight_bytes or 4 * max_body_bytes,
+        read_timeout=read_timeout,
+    )
+    return Route(path, TracesEndpoint(store, token, limits), methods=["POST"])
 
-            def _send(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                if status >= 400:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                self.wfile.write(body)
 
-            def _error(self, status: int, message: str) -> None:
-                body = json.dumps({"code": status, "message": message}).encode()
-                self._send(status, body, JSON)
+async def _not_found(request: Any, exc: Exception) -> Response:
+    return _error(HTTPStatus.NOT_FOUND, f"no such endpoint {request.url.path!r}; use {TRACES_PATH}")
 
-            def do_POST(self) -> None:
-                if self.path.split("?")[0].rstrip("/") != "/v1/traces":
-                    self._error(
-                        HTTPStatus.NOT_FOUND, f"no such endpoint {self.path!r}; use /v1/traces"
-                    )
-                    return
-                if receiver.token is not None:
-                    given = self.headers.get("Authorization", "")
-                    if not hmac.compare_digest(given.encode(), f"Bearer {receiver.token}".encode()):
-                        self._error(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
-                        return
-                try:
-                    length = int(self.headers.get("Content-Length", ""))
-                except ValueError:
-                    self._error(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
-                    return
-                if length > receiver.max_body_bytes:
-                    self._error(
-                        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        f"body of {length} bytes exceeds the {receiver.max_body_bytes}-byte limit",
-                    )
-                    return
-                body = self.rfile.read(length)
-                content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-                encoding = self.headers.get("Content-Encoding", "").strip().lower()
-                try:
-                    status, payload = receiver.handle(body, content_type, encoding)
-                except BodyError as exc:
-                    self._error(exc.status, str(exc))
-                    return
-                self._send(status, payload, content_type)
 
-        return Handler
+def create_app(
+    store: Store,
+    *,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_inflight_bytes: int | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+) -> Starlette:
+    """A Starlette app serving ``POST /v1/traces`` into ``store``.
+
+    Other apps can mount it, or take ``app.routes`` (one route built by :func:`traces_route`
+    with the same arguments). ``app.state.traces`` is the :class:`TracesEndpoint`, whose
+    ``accepted_spans`` and ``rejected_spans`` count what was received.
+    """
+    route = traces_route(
+        store,
+        token=token,
+        max_body_bytes=max_body_bytes,
+        max_inflight_bytes=max_inflight_bytes,
+        read_timeout=read_timeout,
+    )
+    app = Starlette(routes=[route], exception_handlers={404: _not_found})
+    app.state.traces = route.app
+    return app
+
+
+class _IdleClosingH11(H11Protocol):
+    """uvicorn's h11 protocol that also closes a connection sending nothing at all.
+
+    uvicorn arms its keep-alive timer only after a response; arming it on connect too means
+    a client that connects and stays silent is dropped after ``timeout_keep_alive``.
+    """
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+
+class OTLPReceiver:
+    """Serve ``POST /v1/traces`` on ``host:port`` into ``store`` (port 0 picks a free port).
+
+    Binds in the constructor (an ``OSError`` says why it cannot), then serves with uvicorn
+    in the calling thread (:meth:`serve_forever`) or a background one (:meth:`start`).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        host: str = "127.0.0.1",
+        port: int = 4318,
+        *,
+        token: str | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_inflight_bytes: int | None = None,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        backlog: int = DEFAULT_BACKLOG,
+    ) -> None:
+        self.store = store
+        self.app = create_app(
+            store,
+            token=token,
+            max_body_bytes=max_body_bytes,
+            max_inflight_bytes=max_inflight_bytes,
+            read_timeout=read_timeout,
+        )
+        self.traces: TracesEndpoint = self.app.state.traces
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.create_server((host, port), family=family, backlog=backlog)
+        config = uvicorn.Config(
+            self.app,
+            http=_IdleClosingH11,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            backlog=backlog,
+            timeout_keep_alive=max(1, int(read_timeout)),
+            timeout_graceful_shutdown=5,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def accepted_spans(self) -> int:
+        return self.traces.accepted_spans
+
+    @property
+    def rejected_spans(self) -> int:
+        return self.traces.rejected_spans
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._socket.getsockname()[:2]
+        return str(host), int(port)
+
+    @property
+    def endpoint(self) -> str:
+        """The OTLP/HTTP traces URL, e.g. ``http://127.0.0.1:4318/v1/traces``."""
+        host, port = self.address
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}{TRACES_PATH}"
+
+    def serve_forever(self) -> None:
+        """Serve until :meth:`stop` is called from another thread (or Ctrl-C)."""
+        self._server.run(sockets=[self._socket])
+
+    def start(self) -> OTLPReceiver:
+        """Serve in a background thread; returns once the server accepts requests."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="agentel-receiver", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and self._thread.is_alive():
+            if time.monotonic() > deadline:
+                raise RuntimeError("agentel receiver did not start within 10 s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket; idempotent."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        self._socket.close()
+
+    def __enter__(self) -> OTLPReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -83,8 +83,8 @@ def _hex_id(value: Any, length: int, what: str) -> str:
 def _nanos(value: Any, what: str) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} {value!r} is not an integer") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} {str(value)[:40]!r} is not an integer") from None
 
 
 def _span(raw: Mapping[str, Any], resource: dict[str, Any], scope: str | None) -> SpanRecord:
@@ -124,22 +124,53 @@ def _span(raw: Mapping[str, Any], resource: dict[str, Any], scope: str | None) -
     )
 
 
+def _objects(container: Mapping[str, Any], key: str, where: str, errors: list[str]) -> list[Any]:
+    """The objects in ``container[key]``; a non-list or a non-object entry is reported."""
+    value = container.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.append(f"{where}{key} is a {type(value).__name__}, not a list")
+        return []
+    objects = []
+    for index, item in enumerate(value):
+        if isinstance(item, Mapping):
+            objects.append(item)
+        else:
+            errors.append(f"{where}{key}[{index}] is a {type(item).__name__}, not an object")
+    return objects
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def decode(document: Mapping[str, Any]) -> tuple[list[SpanRecord], list[str]]:
-    """Records from one ``ExportTraceServiceRequest`` JSON document, and one message per bad span."""
+    """Records from one ``ExportTraceServiceRequest`` JSON document, and one message per bad span.
+
+    Any shape is accepted: an entry that is not an object, a span with an id, time or value
+    that cannot be used (``1e400``, nesting beyond Python's limits) is reported and skipped,
+    and every valid span beside it is kept.
+    """
     records: list[SpanRecord] = []
     errors: list[str] = []
     if not isinstance(document, Mapping):
         return [], [f"expected a JSON object with resourceSpans, got {type(document).__name__}"]
-    for resource_spans in document.get("resourceSpans") or []:
-        resource = key_values((resource_spans.get("resource") or {}).get("attributes"))
-        for scope_spans in resource_spans.get("scopeSpans") or []:
-            scope = (scope_spans.get("scope") or {}).get("name")
-            for raw in scope_spans.get("spans") or []:
+    for r, resource_spans in enumerate(_objects(document, "resourceSpans", "", errors)):
+        where = f"resourceSpans[{r}]."
+        try:
+            resource = key_values(_mapping(resource_spans.get("resource")).get("attributes"))
+        except Exception as exc:
+            errors.append(f"{where}resource: {exc!r:.200}")
+            resource = {}
+        for s, scope_spans in enumerate(_objects(resource_spans, "scopeSpans", where, errors)):
+            scope = _mapping(scope_spans.get("scope")).get("name")
+            scope = scope if isinstance(scope, str) else None
+            for raw in _objects(scope_spans, "spans", f"{where}scopeSpans[{s}].", errors):
                 try:
                     records.append(_span(raw, resource, scope))
-                except (ValueError, TypeError, AttributeError, KeyError) as exc:
-                    name = raw.get("name") if isinstance(raw, Mapping) else None
-                    errors.append(f"span {name!r}: {exc}")
+                except Exception as exc:
+                    errors.append(f"span {str(raw.get('name'))[:80]!r}: {str(exc)[:200]}")
     return records, errors
 
 
