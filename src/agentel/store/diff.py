@@ -21,7 +21,8 @@ from typing import Any
 
 from agentel.semconv import attributes as A
 from agentel.semconv.normalize import USAGE_CATEGORIES
-from agentel.store.query import _content, _tool_exchanges, message_text, span_order
+from agentel.store.query.filters import span_order
+from agentel.store.query.replay import _content, _tool_exchanges, message_text
 from agentel.store.records import TOKEN_FIELDS, SpanRecord
 
 STEP_NUMBERS = (*TOKEN_FIELDS, "cost_usd", "duration_ms")
