@@ -220,22 +220,60 @@ def test_a_client_sending_a_too_large_body_gets_the_413(small):
     assert response.status_code == 413
 
 
-def test_too_many_bytes_in_flight_is_a_503_with_retry_after(small):
-    host, port = small.address
-    first = socket.create_connection((host, port), timeout=10)
-    try:
-        # 60 KB announced and not sent yet: held against the 100 KB in-flight budget.
-        first.sendall(head(small, "Content-Length: 61440"))
-        time.sleep(0.2)
-        answer = raw_request(small.address, head(small, "Content-Length: 61440"), b" " * 61440)
-        assert status_of(answer) == 503
-        assert b"retry-after: 1" in answer.lower()
-        first.sendall(json.dumps(document(span(5))).encode().ljust(61440))
-        reply = first.recv(65536)
-        assert status_of(reply) == 200
-    finally:
-        first.close()
-    still_serves(small)
+def test_too_many_bytes_in_flight_waits_then_is_a_503_with_retry_after(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'budget.db'}")
+    with OTLPReceiver(
+        store, port=0, max_body_bytes=64 * 1024, max_inflight_bytes=100 * 1024, read_timeout=1.0
+    ) as receiver:
+        body = json.dumps(document(span(5))).encode().ljust(61440)
+        first = socket.create_connection(receiver.address, timeout=10)
+        # 60 KB announced and sent a byte every 0.2 s: held against the 100 KB budget.
+        first.sendall(head(receiver, "Content-Length: 61440"))
+
+        def trickle() -> None:
+            for byte in range(8):
+                first.sendall(body[byte : byte + 1])
+                time.sleep(0.2)
+
+        dripping = threading.Thread(target=trickle)
+        dripping.start()
+        try:
+            time.sleep(0.2)
+            started = time.monotonic()
+            answer = raw_request(receiver.address, head(receiver, "Content-Length: 61440"))
+            assert status_of(answer) == 503
+            assert time.monotonic() - started >= 0.9  # it waited read_timeout for room first
+            assert b"retry-after: 1" in answer.lower()
+            dripping.join()
+            first.sendall(body[8:])
+            assert status_of(first.recv(65536)) == 200
+        finally:
+            dripping.join()
+            first.close()
+        # Once the bytes are released, the same request is taken.
+        assert post(receiver.endpoint, json.dumps(document(span(6))).encode())[0] == 200
+        assert receiver.traces.inflight_bytes == 0
+    store.close()
+
+
+def test_requests_waiting_for_room_are_taken_when_room_frees_up(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'wait.db'}")
+    results: list[int] = []
+    body = json.dumps(document(span(7))).encode().ljust(60_000)
+    with OTLPReceiver(
+        store, port=0, max_body_bytes=64 * 1024, max_inflight_bytes=100 * 1024, read_timeout=10
+    ) as receiver:
+
+        def poster() -> None:
+            results.append(post(receiver.endpoint, body)[0])
+
+        threads = [threading.Thread(target=poster) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    store.close()
+    assert results == [200] * 6
 
 
 def test_a_stalled_body_gets_a_408_and_frees_its_bytes(small):

@@ -154,7 +154,8 @@ class ReceiverLimits:
 class TracesEndpoint:
     """The ASGI app behind ``POST /v1/traces``: auth, limits, decode, ingest, OTLP answer.
 
-    Request bodies are held within ``max_inflight_bytes`` in total; decoding and ingest run
+    Request bodies are held within ``max_inflight_bytes`` in total (a request beyond it waits
+    up to ``read_timeout`` for room, then gets a 503); decoding and ingest run
     one request at a time in a worker thread, so memory stays near the in-flight budget plus
     one decoded request, whatever the number of clients.
     """
@@ -190,7 +191,7 @@ class TracesEndpoint:
         reserved = 0
         try:
             if length is not None:
-                if not self._reserve(length):
+                if not await self._reserve(length):
                     return self._busy()
                 reserved = length
             chunks: list[bytes] = []
@@ -214,7 +215,7 @@ class TracesEndpoint:
                         close=True,
                     )
                 if size > reserved:
-                    if not self._reserve(size - reserved):
+                    if not await self._reserve(size - reserved):
                         return self._busy()
                     reserved = size
                 chunks.append(chunk)
@@ -237,9 +238,16 @@ class TracesEndpoint:
         finally:
             self.inflight_bytes -= reserved
 
-    def _reserve(self, count: int) -> bool:
-        if self.inflight_bytes and self.inflight_bytes + count > self.limits.max_inflight_bytes:
-            return False
+    async def _reserve(self, count: int) -> bool:
+        """Count ``count`` more bytes in flight, waiting up to ``read_timeout`` for room.
+
+        While it waits, the body stays unread: the client is held back by TCP itself.
+        """
+        deadline = time.monotonic() + self.limits.read_timeout
+        while self.inflight_bytes and self.inflight_bytes + count > self.limits.max_inflight_bytes:
+            if time.monotonic() >= deadline:
+                return False
+            await anyio.sleep(0.02)
         self.inflight_bytes += count
         return True
 
