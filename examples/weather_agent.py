@@ -42,11 +42,20 @@ def get_weather(city: str) -> dict[str, Any]:
     return {"city": city, **found}
 
 
-def run_agent(client: Any, question: str, model: str = "gpt-4o-mini", max_turns: int = 5) -> str:
+SYSTEM_PROMPT = "You answer weather questions using the tools."
+
+
+def run_agent(
+    client: Any,
+    question: str,
+    model: str = "gpt-4o-mini",
+    max_turns: int = 5,
+    system: str = SYSTEM_PROMPT,
+) -> str:
     """Answer ``question``, calling get_weather as the model asks; one agentel run per call."""
     with agent("weather-agent", model=model):
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": "You answer weather questions using the tools."},
+            {"role": "system", "content": system},
             {"role": "user", "content": question},
         ]
         for _ in range(max_turns):

@@ -21,9 +21,11 @@ from agentel.exporters._base import StoreSpanExporter
 from agentel.exporters._convert import _attrs
 from agentel.semconv.attributes import (
     AGENTEL_ITERATION,
+    AGENTEL_RERUN_OF,
     AGENTEL_RUN_ID,
     BAGGAGE_RUN_ID,
     CONTEXT_ITERATION_KEY,
+    ENV_RERUN_OF,
     GEN_AI_OPERATION_NAME,
 )
 from agentel.semconv.normalize import RUN_OPERATIONS
@@ -48,8 +50,13 @@ class RunIdSpanProcessor(SpanProcessor):
     the run id comes from the ``agentel.run.id`` W3C baggage entry sent along with it, so a
     run spanning processes and services stays one run. Spans inside an ``iteration()`` pass
     get its index as ``agentel.iteration``. Spans outside any agent are left unstamped and
-    resolved at ingest.
+    resolved at ingest. In a process ``agentel rerun`` started, each run's top span also gets
+    ``agentel.rerun.of``: the id of the recorded run it re-runs.
     """
+
+    def __init__(self) -> None:
+        rerun_of = os.environ.get(ENV_RERUN_OF, "").strip()
+        self._rerun_of = rerun_of or None
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         own = span.attributes or {}
@@ -66,6 +73,8 @@ class RunIdSpanProcessor(SpanProcessor):
             if own.get(GEN_AI_OPERATION_NAME) not in RUN_OPERATIONS:
                 return
             run_id = format(span.context.span_id, "016x")
+            if self._rerun_of is not None:
+                span.set_attribute(AGENTEL_RERUN_OF, self._rerun_of)
         span.set_attribute(AGENTEL_RUN_ID, run_id)
 
     def on_end(self, span: ReadableSpan) -> None:

@@ -71,6 +71,10 @@ AGENTEL_RUN_ID: Final = "agentel.run.id"
 """Id of the run a span belongs to (the span id of the run's root agent/workflow span, hex).
 (string, agentel, development, recommended)
 """
+AGENTEL_RERUN_OF: Final = "agentel.rerun.of"
+"""Id of the recorded run this run re-runs (`agentel rerun`), on the re-run's top agent/workflow
+span. (string, agentel, development, recommended)
+"""
 AGENTEL_RUN_ITERATIONS: Final = "agentel.run.iterations"
 """Number of loop iterations (LLM -> tools -> LLM ...) the run went through. (int, unit
 {iteration}, agentel, development, recommended)
@@ -417,6 +421,10 @@ ENV_MAX_CONTENT_CHARS: Final = "AGENTEL_MAX_CONTENT_CHARS"
 """Size cap for captured content, in characters."""
 ENV_MAX_ATTRIBUTE_CHARS: Final = "AGENTEL_MAX_ATTRIBUTE_CHARS"
 """Size cap the store applies to every string attribute value at ingest, in characters."""
+ENV_RERUN_OF: Final = "AGENTEL_RERUN_OF"
+"""Set by `agentel rerun` for the command it runs: the id of the run being re-run (stamped as
+agentel.rerun.of).
+"""
 DEFAULT_STORE: Final = "sqlite:///agentel.db"
 """The default store URL."""
 BAGGAGE_RUN_ID: Final = "agentel.run.id"

@@ -1,5 +1,5 @@
-"""The ``agentel`` command line: runs, show, replay, diff, stats, export, import, prune,
-feedback, demo, prices and receive."""
+"""The ``agentel`` command line: runs, show, replay, diff, rerun, cassette, stats, export,
+import, prune, feedback, demo, prices and receive."""
 
 from __future__ import annotations
 
@@ -391,6 +391,106 @@ def diff(run_a: str, run_b: str, store_url: str | None, output: str) -> None:
         for part in fmt.diff_view(found):
             console.print(part, soft_wrap=True)
     sys.exit(0 if found["same"] else 1)
+
+
+@main.command(
+    short_help="Re-run a command against a recorded run's LLM answers; record and compare.",
+    context_settings={"ignore_unknown_options": True},
+)
+@click.argument("run_id", metavar="RUN")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND...")
+@store_option
+@click.option(
+    "--strict/--loose",
+    default=True,
+    show_default=True,
+    help="Stop at the first request no recorded call matches / serve the nearest and report.",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="Port of the replay server [free]."
+)
+def rerun(
+    run_id: str, command: tuple[str, ...], store_url: str | None, strict: bool, port: int
+) -> None:
+    """Run COMMAND with its LLM calls answered from the recording of RUN, deterministically.
+
+    The run's LLM calls (recorded with content capture) are served by a local server in the
+    wire format each request uses (OpenAI chat and Responses, Anthropic messages), streamed
+    when the request streams. COMMAND runs with OPENAI_BASE_URL and ANTHROPIC_BASE_URL
+    pointing at it (placeholder API keys when unset), AGENTEL_STORE set to the store and
+    AGENTEL_RERUN_OF to RUN, so the new run is recorded and linked to RUN by
+    agentel.rerun.of; content capture is switched on unless the environment says otherwise.
+    Requests are matched by content: model, system instructions, messages, tools and the
+    parameters that change the output; order breaks ties. A recorded redaction marker such
+    as [REDACTED] matches any text. At the end the new run is compared with RUN (see
+    agentel diff).
+
+    \b
+    Example:  agentel rerun 3f2a -- python my_agent.py "What's the weather in Paris?"
+    \b
+    Exit status: COMMAND's; 3 when --strict stopped it at a request no recorded call
+    matches (the message names the call and the differing field); 2 when RUN cannot be
+    re-run (recorded without content capture) or the store is memory://.
+    """
+    from agentel.cli._rerun import rerun as run_again
+    from agentel.testing import CassetteError
+
+    url = store_url or default_store_url()
+    if url.startswith("memory:"):
+        raise BadInput("agentel rerun needs a store the command can write to: not memory://")
+    with _open(url, existing=True) as store:
+        try:
+            status = run_again(store, url, run_id, command, strict=strict, port=port)
+        except CassetteError as exc:
+            raise BadInput(str(exc)) from exc
+    sys.exit(status)
+
+
+@main.group()
+def cassette() -> None:
+    """Recorded runs as self-contained files that tests replay offline."""
+
+
+@cassette.command("export")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "-o", "--output", "path", required=True, type=click.Path(dir_okay=False), help="File to write."
+)
+@store_option
+@click.option(
+    "--redact",
+    "patterns",
+    multiple=True,
+    metavar="REGEX",
+    help="Also replace matches of this regular expression by [REDACTED] (repeatable).",
+)
+def cassette_export(
+    run_id: str, path: str, store_url: str | None, patterns: tuple[str, ...]
+) -> None:
+    """Write RUN's LLM calls (requests and answers) as a versioned JSON cassette.
+
+    The file is self-contained (no store needed) and redacted: API keys, tokens and other
+    well-known credential shapes (plus --redact patterns) become [REDACTED], which still
+    matches when replayed. Replay it with agentel.testing.replay("FILE.json") or the
+    agentel_replay pytest fixture. RUN must have been recorded with content capture.
+    """
+    import re
+
+    from agentel.testing import Cassette, CassetteError
+    from agentel.testing._cassette import secret_redactor
+
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise BadInput(f"--redact {pattern!r} is not a regular expression: {exc}") from exc
+    with _open(store_url, existing=True) as store:
+        try:
+            found = Cassette.from_store(store, run_id)
+        except CassetteError as exc:
+            raise BadInput(str(exc)) from exc
+    found.redacted(secret_redactor(patterns)).save(path)
+    click.echo(f"wrote {path}: {len(found.calls)} LLM calls of run {found.run['run_id']}")
 
 
 @main.command(short_help="Count, tokens, cost, latency and errors per model, tool, agent, day...")

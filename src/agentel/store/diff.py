@@ -130,7 +130,29 @@ def run_steps(spans: Iterable[SpanRecord]) -> tuple[list[dict[str, Any]], bool]:
                     "output": "\n".join(texts) if texts else None,
                 }
             )
-    return steps, content
+    return _canonical(steps), content
+
+
+def _canonical(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive tool steps (the calls of one model answer, which may run in parallel and
+    start in any order) sorted by tool name and arguments, so runs that did the same line up."""
+    out: list[dict[str, Any]] = []
+    stretch: list[dict[str, Any]] = []
+    for step in [*steps, None]:
+        if step is not None and step["kind"] == "tool":
+            stretch.append(step)
+            continue
+        stretch.sort(
+            key=lambda s: (
+                s["tool_name"] or "",
+                json.dumps(s["arguments"], sort_keys=True, default=str),
+            )
+        )
+        out += stretch
+        stretch = []
+        if step is not None:
+            out.append(step)
+    return out
 
 
 def _key(step: Mapping[str, Any]) -> tuple[str, str | None]:

@@ -59,6 +59,8 @@ enum: its first value; array: []; object: {}. Otherwise answer text:
 ``"You said: <latest user message[:200]>"``.
 """
 
+from ._cassette import Cassette, CassetteError, RecordedCall
+from ._replay import Divergence, Replay, ReplayMismatch, ReplayServer, replay
 from ._script import (
     RecordedRequest,
     Reply,
@@ -78,7 +80,14 @@ from ._server import NO_REPLY_LEFT, ScriptedLLMServer
 
 __all__ = [
     "NO_REPLY_LEFT",
+    "Cassette",
+    "CassetteError",
+    "Divergence",
+    "RecordedCall",
     "RecordedRequest",
+    "Replay",
+    "ReplayMismatch",
+    "ReplayServer",
     "Reply",
     "ScriptedLLMServer",
     "ToolCall",
@@ -92,4 +101,5 @@ __all__ = [
     "estimate_tokens",
     "estimate_usage",
     "extract_argument",
+    "replay",
 ]

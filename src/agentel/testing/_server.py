@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
@@ -350,7 +350,9 @@ class ScriptedLLMServer:
     """An OpenAI- and Anthropic-compatible HTTP server answering from a script.
 
     Replies are consumed FIFO by all endpoints; when the queue is empty and ``auto`` is true
-    a deterministic AUTO reply is generated (see :mod:`agentel.testing`).
+    a deterministic AUTO reply is generated (see :mod:`agentel.testing`). A ``responder``
+    (``(api, request body) -> Reply``) answers every generating request instead of the
+    queue; the replay of recorded runs uses one.
     """
 
     def __init__(
@@ -360,8 +362,10 @@ class ScriptedLLMServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        responder: Callable[[Api, dict[str, Any]], Reply | None] | None = None,
     ) -> None:
         self.auto = auto
+        self.responder = responder
         self.host = host
         self._port = port
         self._queue: deque[Reply] = deque(replies or ())
@@ -485,6 +489,8 @@ class ScriptedLLMServer:
     def _next_reply(
         self, api: Api | None, body: dict[str, Any], errors_only: bool = False
     ) -> Reply | None:
+        if self.responder is not None and api is not None and not errors_only:
+            return self.responder(api, body)
         with self._lock:
             if self._queue and (not errors_only or self._queue[0].is_error):
                 return self._queue.popleft()
