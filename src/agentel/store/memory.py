@@ -16,7 +16,6 @@ from typing import Any
 
 from agentel.store.base import (
     IngestPlan,
-    Key,
     Store,
     check_prefix,
     check_score,
@@ -25,6 +24,7 @@ from agentel.store.base import (
     pick_prefix,
     run_sort_key,
 )
+from agentel.store.ingest import Key
 from agentel.store.query import (
     SPAN_GROUPINGS,
     RunFilter,
