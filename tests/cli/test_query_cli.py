@@ -181,11 +181,41 @@ def test_import_one_document_from_stdin_and_bad_files(tmp_path):
     mixed = otlp(span("c" * 32, "d" * 16), bad_span)
     (tmp_path / "mixed.jsonl").write_text(json.dumps(mixed) + "\n")
     partial = run_agentel("import", "mixed.jsonl", *STORE, cwd=tmp_path)
-    assert partial.returncode == 1
+    assert partial.returncode == 2
     assert "imported 1 span(s)" in partial.stdout and "rejected 1" in partial.stdout
     assert "traceId" in partial.stderr
     missing = run_agentel("import", "nope.json", *STORE, cwd=tmp_path)
     assert missing.returncode == 2 and "nope.json" in missing.stderr
+
+
+def test_import_stores_the_valid_lines_and_reports_each_bad_one(tmp_path):
+    def line(number: int, **fields: object) -> bytes:
+        return json.dumps(otlp({**span("e" * 32, f"{number:016x}"), **fields})).encode()
+
+    lines = [
+        b"{truncated",  # a bad first line does not turn the rest into one document
+        line(2),
+        b'{"resourceSpans": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+        line(4, startTimeUnixNano="NUMBER").replace(b'"NUMBER"', b"1e400"),
+        b'{"resourceSpans": 5}',
+        b'["x"]',
+        line(7, name="caf\u00e9 NAME").replace(b"NAME", b"\xff"),
+        b"",
+        line(9),
+    ]
+    (tmp_path / "mixed.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    out = run_agentel("import", "mixed.jsonl", *STORE, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "imported 3 span(s)" in out.stdout and "5 bad line(s)" in out.stdout
+    for number in (1, 3, 4, 5, 6):
+        assert f"mixed.jsonl line {number}: " in out.stderr
+    assert "line 3: not JSON: JSON nested too deeply" in out.stderr
+    assert "line 6: not OTLP/JSON" in out.stderr
+    assert "Traceback" not in out.stderr
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        names = {s["span_id"]: s["name"] for s in store.spans(trace_id="e" * 32)}
+    assert sorted(names) == [f"{n:016x}" for n in (2, 7, 9)]
+    assert names[f"{7:016x}"] == "caf\u00e9 \ufffd"
 
 
 def test_prune_dry_run_confirmation_and_yes(copy_of):

@@ -39,9 +39,10 @@ EXIT_CODES = """\b
 Exit status:
   0  success
   1  not found (unknown run or trace id, ambiguous id prefix: the candidates are listed)
-     or an operational error (store unreachable or unreadable, spans rejected on import)
+     or an operational error (store unreachable or unreadable)
   2  bad usage or input (unknown option, bad --where / --since / --store value, a file
-     that is not OTLP/JSON), or prune refused without --yes when not interactive"""
+     that is not OTLP/JSON, bad lines or spans on import: the valid ones are stored), or
+     prune refused without --yes when not interactive"""
 
 
 class BadInput(click.ClickException):
@@ -610,37 +611,54 @@ def export(
     )
 
 
-def _documents(stream: IO[str], advance: Callable[[int], None]) -> Iterator[Any]:
-    """OTLP/JSON documents from a file: JSON lines (one request per line), or one document."""
-    first = stream.readline()
+MAX_REPORTED_LINES = 50
+
+
+def _loads(text: str) -> Any:
+    """``json.loads``, with nesting past Python's limit reported as a ``ValueError``."""
     try:
-        document = json.loads(first) if first.strip() else None
-    except ValueError:
-        document = None
-        rest = first + stream.read()
-        advance(len(rest.encode()))
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _documents(
+    stream: IO[str], advance: Callable[[int], None]
+) -> Iterator[tuple[int, Any | ValueError]]:
+    """``(line number, document or error)`` for each OTLP/JSON document in a file.
+
+    A file is JSON lines (one request per line) or one document over many lines. A first
+    line that is not JSON starts a whole-file document; when the whole file is not JSON
+    either, it is JSON lines whose first line is bad.
+    """
+    first = stream.readline()
+    advance(len(first.encode("utf-8", "surrogateescape")))
+    lines: Iterator[str] = stream
+    try:
+        if first.strip():
+            yield 1, _loads(first)
+    except ValueError as first_error:
+        rest = stream.read()
+        advance(len(rest.encode("utf-8", "surrogateescape")))
         try:
-            yield json.loads(rest)
-        except ValueError as exc:
-            raise BadInput(
-                f"{stream.name} is neither OTLP/JSON nor JSON lines of it: {exc}"
-            ) from exc
-        return
-    advance(len(first.encode()))
-    if document is not None:
-        yield document
-    for number, line in enumerate(stream, start=2):
-        advance(len(line.encode()))
+            yield 1, _loads(first + rest)
+            return
+        except ValueError:
+            yield 1, first_error
+            lines = iter(rest.splitlines(keepends=True))
+    for number, line in enumerate(lines, start=2):
+        if lines is stream:
+            advance(len(line.encode("utf-8", "surrogateescape")))
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
+            yield number, _loads(line)
         except ValueError as exc:
-            raise BadInput(f"{stream.name} line {number} is not JSON: {exc}") from exc
+            yield number, exc
 
 
 @main.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("r", encoding="utf-8", errors="surrogateescape"))
 @click.option(
     "--store", "store_url", metavar="URL", default=None, help="Store to write into. " + STORE_HELP
 )
@@ -650,22 +668,29 @@ def import_(file: IO[str], store_url: str | None) -> None:
     FILE holds one ExportTraceServiceRequest document, or JSON lines of them as the
     OpenTelemetry Collector's file exporter writes (and `agentel export --format otlp`).
     Spans get the same normalization, run rollups and cost as spans from agentel's own
-    exporters; importing the same file twice changes nothing. Malformed spans are reported
-    and skipped (exit status 1).
+    exporters; importing the same file twice changes nothing. Every valid span is stored;
+    each bad line (not JSON, nested too deeply, not OTLP) and each malformed span is
+    reported with its line number, and the exit status is then 2. Text that is not valid
+    UTF-8 is repaired (U+FFFD), as in every stored span.
     """
     from agentel.store.otlp_json import decode
 
     size = os.fstat(file.fileno()).st_size if file.name != "<stdin>" else None
-    imported, rejected, problems = 0, 0, []
+    imported, rejected, bad_lines, problems = 0, 0, 0, []
     pending: list[Any] = []
     with _open(store_url) as store, _progress(f"importing {file.name}", size) as advance:
-        for document in _documents(file, advance):
-            if not isinstance(document, dict) or "resourceSpans" not in document:
-                raise BadInput(f"{file.name} is not OTLP/JSON: no resourceSpans in a document")
-            records, errors = decode(document)
-            rejected += len(errors)
-            problems += errors[: max(0, 5 - len(problems))]
-            pending += records
+        for number, document in _documents(file, advance):
+            if isinstance(document, ValueError):
+                errors = [f"not JSON: {document}"]
+            elif not isinstance(document, dict) or "resourceSpans" not in document:
+                errors = ["not OTLP/JSON: no resourceSpans"]
+            else:
+                records, errors = decode(document)
+                rejected += len(errors)
+                pending += records
+            if errors:
+                bad_lines += 1
+                problems += [f"line {number}: {error}" for error in errors]
             if len(pending) >= 5000:
                 store.ingest(pending)
                 imported += len(pending)
@@ -673,11 +698,16 @@ def import_(file: IO[str], store_url: str | None) -> None:
         if pending:
             store.ingest(pending)
             imported += len(pending)
-    click.echo(f"imported {imported} span(s) into {store.url}, rejected {rejected}")
-    for problem in problems:
-        click.echo(f"  rejected: {problem}", err=True)
-    if rejected:
-        sys.exit(1)
+    click.echo(
+        f"imported {imported} span(s) into {store.url}, rejected {rejected}"
+        + (f"; {bad_lines} bad line(s)" if bad_lines else "")
+    )
+    for problem in problems[:MAX_REPORTED_LINES]:
+        click.echo(f"  {file.name} {problem}", err=True)
+    if len(problems) > MAX_REPORTED_LINES:
+        click.echo(f"  ... and {len(problems) - MAX_REPORTED_LINES} more", err=True)
+    if bad_lines:
+        sys.exit(2)
 
 
 @main.command()
