@@ -106,3 +106,26 @@ def test_wheel_contains_every_source_root(tmp_path):
     assert "agentel_sqlite = agentel.exporters.sqlite:SQLiteSpanExporter" in text
     assert "agentel_mongodb = agentel.exporters.mongodb:MongoSpanExporter" in text
     assert "agentel = agentel.cli.main:main" in text
+
+
+def test_cli_modules_import_without_a_cycle():
+    """``cli.main`` uses its helper modules; none of them imports ``cli.main`` back, even lazily."""
+    cli = ROOT / "src" / "agentel" / "cli"
+    names = {p.stem for p in cli.glob("*.py")}
+    edge = re.compile(
+        r"^\s*(?:from agentel\.cli\.(\w+) import|from agentel\.cli import (\w+))", re.M
+    )
+    graph = {
+        name: {a or b for a, b in edge.findall((cli / f"{name}.py").read_text())} & names
+        for name in names
+    }
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph[start] - seen:
+            seen.add(nxt)
+            if nxt == goal or reaches(nxt, goal, seen):
+                return True
+        return False
+
+    cycles = sorted(name for name in names if reaches(name, name, set()))
+    assert not cycles, cycles

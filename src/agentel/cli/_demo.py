@@ -10,6 +10,7 @@ from types import ModuleType
 import click
 from rich.console import Console
 
+from agentel.cli._format import print_run, print_runs
 from agentel.store import open_store, sqlite_path
 
 QUESTIONS = (
@@ -50,7 +51,6 @@ def run_demo(store_url: str, model: str, console: Console) -> None:
     import openai
 
     import agentel.sdk
-    from agentel.cli.main import print_run, print_runs
     from agentel.testing import ScriptedLLMServer
 
     weather = _example("weather_agent.py")

@@ -1,14 +1,18 @@
-"""Human-readable durations, money, tokens and span trees for the terminal."""
+"""Human-readable durations, money, tokens, span trees and run tables for the terminal."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
+
+if TYPE_CHECKING:
+    from agentel.store import Store
 
 
 def duration(ms: float | None) -> str:
@@ -371,3 +375,52 @@ def diff_view(found: dict[str, Any]) -> list[Any]:
             _signed(row["delta"], render),
         )
     return [verdict, steps, *([notes] if notes else []), totals]
+
+
+def print_runs(runs: list[dict[str, Any]], console: Console) -> None:
+    """The runs table shared by ``runs`` and ``demo``."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column, justify in (
+        ("run", "left"),
+        ("agent", "left"),
+        ("status", "left"),
+        ("start (UTC)", "left"),
+        ("duration", "right"),
+        ("llm", "right"),
+        ("tools", "right"),
+        ("tokens in/out", "right"),
+        ("cost", "right"),
+    ):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for run in runs:
+        table.add_row(
+            run["run_id"],
+            run["agent_name"] or run["name"] or "-",
+            status_text(run["status"]),
+            short_time(run["start_time"]),
+            duration(run["duration_ms"]),
+            str(run["llm_calls"]),
+            str(run["tool_calls"]),
+            f"{tokens(run['input_tokens'])}/{tokens(run['output_tokens'])}",
+            money(run["cost_usd"], run["unpriced_calls"]),
+        )
+    console.print(table)
+
+
+def print_run(store: Store, run_id: str, console: Console) -> dict[str, Any]:
+    """The run header and its span tree; shared by ``show`` and ``demo``."""
+    run = store.run(run_id)
+    roots = store.run_tree(run["run_id"])
+    title = Text()
+    title.append(f"run {run['run_id']}", style="bold")
+    title.append(f"  {run['agent_name'] or run['name']}  ")
+    title.append_text(status_text(run["status"]))
+    title.append(
+        f"  {duration(run['duration_ms'])}  llm {run['llm_calls']}  tools {run['tool_calls']}"
+        f"  tokens {tokens(run['input_tokens'])}/{tokens(run['output_tokens'])}"
+        f"  {money(run['cost_usd'], run['unpriced_calls'])}"
+    )
+    if run["errors"]:
+        title.append(f"  errors {run['errors']}", style="bold red")
+    console.print(span_tree(title, roots))
+    return {**run, "spans": roots}

@@ -16,9 +16,9 @@ from typing import IO, Any
 import click
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from agentel.cli import _format as fmt
+from agentel.cli._demo import run_demo
 from agentel.store import (
     AmbiguousIdError,
     NotFoundError,
@@ -195,36 +195,6 @@ def main() -> None:
     """
 
 
-def print_runs(runs: list[dict[str, Any]], console: Console) -> None:
-    """The runs table shared by ``runs`` and ``demo``."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column, justify in (
-        ("run", "left"),
-        ("agent", "left"),
-        ("status", "left"),
-        ("start (UTC)", "left"),
-        ("duration", "right"),
-        ("llm", "right"),
-        ("tools", "right"),
-        ("tokens in/out", "right"),
-        ("cost", "right"),
-    ):
-        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for run in runs:
-        table.add_row(
-            run["run_id"],
-            run["agent_name"] or run["name"] or "-",
-            fmt.status_text(run["status"]),
-            fmt.short_time(run["start_time"]),
-            fmt.duration(run["duration_ms"]),
-            str(run["llm_calls"]),
-            str(run["tool_calls"]),
-            f"{fmt.tokens(run['input_tokens'])}/{fmt.tokens(run['output_tokens'])}",
-            fmt.money(run["cost_usd"], run["unpriced_calls"]),
-        )
-    console.print(table)
-
-
 @main.command()
 @store_option
 @click.option("--agent", help="Only runs of this agent name.")
@@ -275,26 +245,7 @@ def runs(store_url: str | None, output: str, **filters: Any) -> None:
     if not found:
         click.echo(f"no matching runs in {store_url or default_store_url()}")
         return
-    print_runs(found, _console())
-
-
-def print_run(store: Store, run_id: str, console: Console) -> dict[str, Any]:
-    """The run header and its span tree; shared by ``show`` and ``demo``."""
-    run = store.run(run_id)
-    roots = store.run_tree(run["run_id"])
-    title = Text()
-    title.append(f"run {run['run_id']}", style="bold")
-    title.append(f"  {run['agent_name'] or run['name']}  ")
-    title.append_text(fmt.status_text(run["status"]))
-    title.append(
-        f"  {fmt.duration(run['duration_ms'])}  llm {run['llm_calls']}  tools {run['tool_calls']}"
-        f"  tokens {fmt.tokens(run['input_tokens'])}/{fmt.tokens(run['output_tokens'])}"
-        f"  {fmt.money(run['cost_usd'], run['unpriced_calls'])}"
-    )
-    if run["errors"]:
-        title.append(f"  errors {run['errors']}", style="bold red")
-    console.print(fmt.span_tree(title, roots))
-    return {**run, "spans": roots}
+    fmt.print_runs(found, _console())
 
 
 @main.command()
@@ -311,7 +262,7 @@ def show(run_id: str, store_url: str | None, output: str) -> None:
             run = store.run(run_id)
             _echo_json({**run, "spans": store.run_tree(run["run_id"])})
         else:
-            print_run(store, run_id, _console())
+            fmt.print_run(store, run_id, _console())
 
 
 @main.command(short_help="Replay one run as a timeline of what happened, in order.")
@@ -794,8 +745,6 @@ def demo(store_url: str, model: str) -> None:
     Uses the plain openai SDK, instrumented by agentel.sdk.configure(); needs no API key and
     no network. Prints the runs and the last run's tree.
     """
-    from agentel.cli._demo import run_demo
-
     run_demo(store_url, model, _console())
 
 
