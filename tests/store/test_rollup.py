@@ -173,3 +173,22 @@ def test_compute_run_sums_every_token_field():
     assert {f: getattr(run, f) for f in TOKEN_FIELDS} == {
         f: sum(getattr(s, f) for s in llms) for f in TOKEN_FIELDS
     }
+
+
+def test_a_tool_call_described_by_nested_spans_counts_once():
+    """An MCP client's execute_tool with the server's span of the same tool inside it (and a
+    framework tool span around both) is one tool call; a different tool inside, or the same
+    tool called again by a sub-agent, is another."""
+    tool = {"category": "tool", "operation": "execute_tool"}
+    spans = [
+        span("a", operation="invoke_agent"),
+        span("fw", "a", tool_name="get_weather", **tool),
+        span("mcp", "fw", tool_name="get_weather", **tool),
+        span("transport", "mcp"),
+        span("server", "transport", tool_name="get_weather", **tool),
+        span("other", "server", tool_name="geocode", **tool),
+        span("sub", "other", operation="invoke_agent"),
+        span("again", "sub", tool_name="get_weather", **tool),
+    ]
+    mark_counted(spans)
+    assert compute_run("a", spans).tool_calls == 3  # fw, other, again

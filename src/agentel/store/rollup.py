@@ -108,6 +108,31 @@ def _own_iterations(run_id: str, spans: list[SpanRecord]) -> set[int]:
     return own
 
 
+def repeated_tool_calls(spans: list[SpanRecord]) -> set[str]:
+    """Ids of tool spans that repeat a tool call already counted above them.
+
+    One tool call can be described by two nested spans: an MCP client's ``execute_tool`` and
+    the MCP server's span for the same tool, or a framework's tool span around a protocol
+    client's. A tool span is a repeat when a tool span of the same name encloses it with no
+    agent or workflow span in between (a tool that runs a sub-agent calling the same tool
+    again is a second call).
+    """
+    by_id = {s.span_id: s for s in spans}
+    repeats: set[str] = set()
+    for span in spans:
+        if span.category != "tool":
+            continue
+        parent = by_id.get(span.parent_span_id or "")
+        steps = 0
+        while parent is not None and parent.operation not in RUN_OPERATIONS and steps < MAX_DEPTH:
+            if parent.category == "tool" and parent.tool_name == span.tool_name:
+                repeats.add(span.span_id)
+                break
+            parent = by_id.get(parent.parent_span_id or "")
+            steps += 1
+    return repeats
+
+
 _start = attrgetter("start_ns")
 
 
@@ -130,12 +155,13 @@ def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
     models: set[str] = set()
     iterations: set[int] = set()
     ttft_start: int | None = None
+    repeats = repeated_tool_calls(spans)
     for span in ordered:
         run.conversation_id = run.conversation_id or span.conversation_id
         run.user_id = run.user_id or span.user_id
         if span.status == "error":
             run.errors += 1
-        if span.category == "tool":
+        if span.category == "tool" and span.span_id not in repeats:
             run.tool_calls += 1
         if span.iteration is not None:
             iterations.add(span.iteration)
