@@ -223,6 +223,26 @@ GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
 """Tool definitions offered to the model (JSON). Content: opt-in. (string, official,
 development, opt_in)
 """
+MCP_METHOD_NAME: Final = "mcp.method.name"
+"""The MCP request method (JSON-RPC method name). (string, official, development, required)"""
+MCP_SESSION_ID: Final = "mcp.session.id"
+"""The MCP session the request belongs to (Streamable HTTP). (string, official, development,
+recommended)
+"""
+MCP_PROTOCOL_VERSION: Final = "mcp.protocol.version"
+"""The MCP protocol version the session negotiated. (string, official, development, recommended)"""
+MCP_RESOURCE_URI: Final = "mcp.resource.uri"
+"""The resource a `resources/read` request reads. (string, official, development,
+conditionally_required)
+"""
+GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
+"""The name of the prompt template a `prompts/get` request fetches. (string, official,
+development, conditionally_required)
+"""
+AGENTEL_MCP_SERVER_NAME: Final = "agentel.mcp.server.name"
+"""The MCP server's name, as it announced itself when the session was initialized. (string,
+agentel, development, recommended)
+"""
 
 # --- Message content (opt-in) -----------------------------------------------------------------
 GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
