@@ -30,6 +30,8 @@ INSTRUMENTORS: dict[str, str] = {
     "anthropic": "agentel.instrumentation.anthropic:AnthropicInstrumentor",
     "langchain": "agentel.instrumentation.langchain:LangChainInstrumentor",
     "openai_agents": "agentel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
+    "mcp": "agentel.instrumentation.mcp:MCPInstrumentor",
+    "pydantic_ai": "agentel.instrumentation.pydantic_ai:PydanticAIInstrumentor",
 }
 """Instrumentor names accepted by ``configure(instrument=...)`` and where they live."""
 
