@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from agentel.exporters.processor import RunIdSpanProcessor
 from agentel.exporters.sqlite import SQLiteSpanExporter
 from agentel.store import Store, open_store
+from agentel.testing.pytest_plugin import agentel_replay  # noqa: F401  (also an entry point)
 
 
 class Fanout(SpanProcessor):
