@@ -2,7 +2,7 @@
 
 Delivery is at-least-once within bounds. A batch the store refuses with a transient error
 (MongoDB unreachable, SQLite locked, disk full, read-only file) is kept in a bounded buffer
-and retried with exponential backoff by one background thread, so neither the application
+and retried with exponential backoff by one background thread (``_retry.RetryBuffer``), so neither the application
 nor the SDK's batch worker ever waits on an outage: while the store is out, ``export`` only
 appends to the buffer. Spans past the buffer's size or age bound are dropped, counted in
 ``failed_spans`` and the ``agentel.exporter.dropped_spans`` metric, and logged once. Ingest
@@ -11,11 +11,9 @@ is idempotent, so a batch written twice around a failure is stored once.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import os
-import random
 import sqlite3
 import threading
 import time
@@ -27,6 +25,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentel.exporters._convert import record_from_span
+from agentel.exporters._retry import RetryBuffer
 from agentel.semconv.attributes import ENV_STORE, METRIC_AGENTEL_EXPORTER_DROPPED_SPANS
 from agentel.store import SpanRecord, Store, StoreError, default_store_url, open_store
 from agentel.store.base import redact_url
@@ -36,8 +35,6 @@ logger = logging.getLogger("agentel.exporters")
 DEFAULT_MAX_BUFFERED_SPANS = 10_000
 DEFAULT_MAX_RETRY_SECONDS = 300.0
 DEFAULT_SHUTDOWN_MILLIS = 5_000
-INITIAL_BACKOFF_SECONDS = 0.25
-MAX_BACKOFF_SECONDS = 30.0
 
 _INHERITED: list[Store] = []
 """Stores a forked child inherited from its parent: kept alive so that garbage collection
@@ -87,7 +84,6 @@ class StoreSpanExporter(SpanExporter):
         self.failed_spans = 0
         self._shutdown = False
         self._logged_drop = False
-        self._logged_outage = False
         self._dropped_counter = get_meter(
             "agentel.exporters", meter_provider=meter_provider
         ).create_counter(
@@ -95,21 +91,24 @@ class StoreSpanExporter(SpanExporter):
             unit="{span}",
             description="Spans a store exporter gave up on.",
         )
+        self._retry = RetryBuffer(
+            name=redact_url(self.url),
+            max_spans=max_buffered_spans,
+            max_seconds=max_retry_seconds,
+            deliver=self._ingest,
+            retryable=self._retryable,
+            salvage=self._salvage,
+            drop=self._drop,
+        )
         self._init_threading()
         weak = weakref.WeakMethod(self._init_threading)
         if hasattr(os, "register_at_fork"):  # not on Windows
             os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m(forked=True))
 
     def _init_threading(self, forked: bool = False) -> None:
-        """Locks, buffer and retry thread; a forked child starts over with its own."""
+        """Write lock, retry buffer and retry thread; a forked child starts over with its own."""
         self._lock = threading.Lock()  # one store write at a time
-        self._cond = threading.Condition(threading.Lock())  # guards everything below
-        self._buffer: collections.deque[tuple[float, list[SpanRecord]]] = collections.deque()
-        self._buffered = 0
-        self._outage = False
-        self._retry_now = False
-        self._retry_thread: threading.Thread | None = None
-        self._last_error: BaseException | None = None
+        self._retry.reset()
         if forked and self._owns_store and self._store is not None:
             # never use, nor close, a parent's connection in the child: keep it referenced
             _INHERITED.append(self._store)
@@ -139,7 +138,7 @@ class StoreSpanExporter(SpanExporter):
     @property
     def buffered_spans(self) -> int:
         """Spans waiting in the retry buffer for the store to come back."""
-        return self._buffered
+        return self._retry.spans
 
     def _retryable(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the store is unavailable now, rather than refusing the data."""
@@ -170,17 +169,15 @@ class StoreSpanExporter(SpanExporter):
         if self._shutdown:
             self._drop(len(records), "the exporter is shut down")
             return False
-        with self._cond:
-            if self._outage:  # the retry thread owns delivery until the store answers
-                return self._enqueue(records)
+        queued = self._retry.queue_if_waiting(records)
+        if queued is not None:  # the retry thread owns delivery until the store answers
+            return queued
         try:
             self._ingest(records)
         except Exception as exc:  # never raise into the SDK's worker thread
             if not self._retryable(exc):
                 return self._salvage(records, exc)
-            with self._cond:
-                self._begin_outage(exc)
-                return self._enqueue(records)
+            return self._retry.hold(records, exc)
         return True
 
     def _ingest(self, records: list[SpanRecord]) -> None:
@@ -202,118 +199,6 @@ class StoreSpanExporter(SpanExporter):
             ids = ", ".join(f"{r.trace_id}:{r.span_id}" for r in lost[:3])
             self._drop(len(lost), f"the store rejected span(s) {ids}", exc)
         return not lost
-
-    # --- the retry buffer (all under self._cond) ---------------------------------------------
-    def _begin_outage(self, exc: BaseException) -> None:
-        self._outage = True
-        self._last_error = exc
-        if not self._logged_outage:
-            self._logged_outage = True
-            logger.warning(
-                "agentel: %s is unavailable (%s: %s); buffering up to %d spans for up to %g s "
-                "and retrying in the background",
-                redact_url(self.url),
-                type(exc).__name__,
-                exc,
-                self.max_buffered_spans,
-                self.max_retry_seconds,
-            )
-
-    def _enqueue(self, records: list[SpanRecord]) -> bool:
-        overflow = self._buffered + len(records) - self.max_buffered_spans
-        dropped = 0
-        while overflow > 0 and self._buffer:  # oldest first, like the SDK's queue
-            _, old = self._buffer.popleft()
-            self._buffered -= len(old)
-            overflow -= len(old)
-            dropped += len(old)
-        if overflow > 0:
-            dropped += overflow
-            records = records[overflow:]
-        if records:
-            self._buffer.append((time.monotonic() + self.max_retry_seconds, records))
-            self._buffered += len(records)
-        if self._retry_thread is None or not self._retry_thread.is_alive():
-            self._retry_thread = threading.Thread(
-                target=self._retry_loop, name="agentel-store-retry", daemon=True
-            )
-            self._retry_thread.start()
-        self._cond.notify_all()
-        if dropped:
-            self._drop(dropped, "the retry buffer is full", self._last_error)
-        return bool(records)
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        expired = 0
-        while self._buffer and self._buffer[0][0] <= now:
-            _, old = self._buffer.popleft()
-            self._buffered -= len(old)
-            expired += len(old)
-        if expired:
-            self._drop(
-                expired,
-                f"the store stayed unavailable for {self.max_retry_seconds:g} s",
-                self._last_error,
-            )
-
-    def _retry_loop(self) -> None:
-        backoff = INITIAL_BACKOFF_SECONDS
-        while True:
-            with self._cond:
-                if not self._retry_now:
-                    self._cond.wait(backoff * random.uniform(0.8, 1.2))
-                self._retry_now = False
-                self._expire()
-                if not self._buffer:
-                    self._outage = False
-                    self._cond.notify_all()
-                    return
-            try:
-                delivered = self._drain()
-            except Exception:  # the loop must outlive anything a store throws at it
-                logger.debug("agentel: retrying %s failed", redact_url(self.url), exc_info=True)
-                delivered = False
-            backoff = (
-                INITIAL_BACKOFF_SECONDS if delivered else min(backoff * 2, MAX_BACKOFF_SECONDS)
-            )
-
-    def _drain(self) -> bool:
-        """Write buffered batches oldest first; False when the store is still unavailable."""
-        while True:
-            with self._cond:
-                if not self._buffer:
-                    return True
-                records = self._buffer[0][1]
-            try:
-                self._ingest(records)
-            except Exception as exc:
-                if self._retryable(exc):
-                    with self._cond:
-                        self._last_error = exc
-                    return False
-                self._salvage(records, exc)
-            with self._cond:
-                if self._buffer and self._buffer[0][1] is records:
-                    self._buffer.popleft()
-                    self._buffered -= len(records)
-                self._cond.notify_all()
-                if not self._buffer:
-                    logger.info(
-                        "agentel: %s is back; buffered spans delivered", redact_url(self.url)
-                    )
-
-    def _wait_for_buffer(self, deadline: float) -> bool:
-        """Ask the retry thread to try now and wait (until ``deadline``) for an empty buffer."""
-        with self._cond:
-            self._retry_now = True
-            self._cond.notify_all()
-            while self._buffer:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(min(remaining, 0.05))
-            return True
 
     # --- dropping ----------------------------------------------------------------------------
     def _drop(self, count: int, why: str, exc: BaseException | None = None) -> None:
@@ -338,7 +223,7 @@ class StoreSpanExporter(SpanExporter):
     # --- flush and shutdown -----------------------------------------------------------------
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Retry buffered spans now; True when none is left waiting (within the timeout)."""
-        return self._wait_for_buffer(time.monotonic() + timeout_millis / 1000)
+        return self._retry.flush(time.monotonic() + timeout_millis / 1000)
 
     def shutdown(self, timeout_millis: int = DEFAULT_SHUTDOWN_MILLIS) -> None:
         """Give buffered spans one last chance, then close the store.
@@ -351,14 +236,12 @@ class StoreSpanExporter(SpanExporter):
             return
         limit = max(0, min(timeout_millis, self.shutdown_timeout_millis))
         deadline = time.monotonic() + limit / 1000
-        self._wait_for_buffer(deadline)
+        self._retry.flush(deadline)
         self._shutdown = True
-        with self._cond:
-            left = self._buffered
-            self._buffer.clear()
-            self._buffered = 0
-            self._cond.notify_all()
-        self._drop(left, "the exporter shut down before the store came back", self._last_error)
+        left = self._retry.clear()
+        self._drop(
+            left, "the exporter shut down before the store came back", self._retry.last_error
+        )
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             return
         try:
