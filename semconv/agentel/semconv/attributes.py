@@ -428,6 +428,12 @@ class Provider:
     """OpenAI (and OpenAI-compatible endpoints)."""
     ANTHROPIC: Final = "anthropic"
     """Anthropic."""
+    GCP_GEN_AI: Final = "gcp.gen_ai"
+    """Google Gen AI SDK calls (Gemini API or Vertex AI)."""
+    AWS_BEDROCK: Final = "aws.bedrock"
+    """Amazon Bedrock runtime."""
+    MISTRAL_AI: Final = "mistral_ai"
+    """Mistral AI."""
 
 
 # --- settings ---------------------------------------------------------------------------------
