@@ -308,17 +308,20 @@ def parse_conversation(api: Api, body: dict[str, Any]) -> Conversation:
     """Read the messages, tools and latest turn of a request in the dialect ``api``."""
     from ._wire import WIRE_FORMATS
 
-    texts, turns, functions = WIRE_FORMATS[api].parse(body)
+    fmt = WIRE_FORMATS[api]
+    texts, turns, functions = fmt.parse(body)
     last_user = next((text for kind, text in reversed(turns) if kind == "user"), "")
     tool_result = turns[-1][1] if turns and turns[-1][0] == "tool" else None
-    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    tools = fmt.tools(body) if fmt.tools is not None else body.get("tools")
     return Conversation(
         texts=texts,
-        tools=list(tools or []),
+        tools=list(tools) if isinstance(tools, list) else [],
         functions=functions,
         last_user_text=last_user,
         tool_result=tool_result,
-        tool_choice=body.get("tool_choice"),
+        tool_choice=fmt.tool_choice(body)
+        if fmt.tool_choice is not None
+        else body.get("tool_choice"),
     )
 
 

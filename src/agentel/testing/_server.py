@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 import socket
 import struct
 import sys
@@ -22,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ._script import (
     Api,
@@ -34,7 +35,7 @@ from ._script import (
     estimate_embedding_tokens,
     estimate_usage,
 )
-from ._wire import DEFAULT_MODEL, WIRE_FORMATS, Event, Turn, WireFormat
+from ._wire import DEFAULT_MODEL, WIRE_FORMATS, Event, PathRoute, Turn, WireFormat
 from ._wire.openai_chat import openai_error_body
 
 logger = logging.getLogger("agentel.testing")
@@ -47,6 +48,16 @@ _QUIET_ERRORS = (ConnectionError, TimeoutError, socket.timeout)
 def _error_body(api: Api | None, status: int, message: str, error_type: str | None) -> dict:
     fmt = WIRE_FORMATS.get(api) if api is not None else None
     return (fmt.error_body if fmt else openai_error_body)(status, message, error_type)
+
+
+def _path_route(path: str) -> tuple[WireFormat, PathRoute, re.Match[str]] | None:
+    """The format and route whose path pattern matches ``path``, if any."""
+    for fmt in WIRE_FORMATS.values():
+        for route in fmt.paths:
+            found = route.pattern.match(path)
+            if found is not None:
+                return fmt, route, found
+    return None
 
 
 def _claims(fmt: WireFormat, route: str, headers: dict[str, str]) -> bool:
@@ -193,23 +204,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _send_error(self, api: Api | None, status: int, message: str, **kw: Any) -> None:
-        self._send_json(status, _error_body(api, status, message, kw.pop("error_type", None)), **kw)
+        error_type = kw.pop("error_type", None)
+        fmt = WIRE_FORMATS.get(api) if api is not None else None
+        if fmt is not None and fmt.error_headers is not None:
+            kw["headers"] = {**fmt.error_headers(status, error_type), **(kw.get("headers") or {})}
+        self._send_json(status, _error_body(api, status, message, error_type), **kw)
 
-    def _send_sse(self, events: list[Event], reply: Reply) -> None:
+    def _send_sse(self, events: list[Event], reply: Reply, fmt: WireFormat | None = None) -> None:
+        """Stream ``events`` chunked: SSE frames, or the format's own framing."""
         head = {
-            "Content-Type": "text/event-stream; charset=utf-8",
+            "Content-Type": fmt.stream_content_type if fmt else "text/event-stream; charset=utf-8",
             "Cache-Control": "no-cache",
             "Transfer-Encoding": "chunked",
         }
+        frame_of = fmt.stream_frame if fmt is not None else None
         self._send_head(200, {**head, **reply.headers})
-        for i, (name, data) in enumerate(events):
+        for i, event in enumerate(events):
             if reply.cut_after_chunks is not None and i >= reply.cut_after_chunks:
                 raise _Abort
             if i:
                 self._wait(reply.chunk_delay)
-            text = data if isinstance(data, str) else json.dumps(data)
-            frame = (f"event: {name}\n" if name else "") + f"data: {text}\n\n"
-            payload = frame.encode()
+            if frame_of is not None:
+                payload = frame_of(event)
+            else:
+                name, data = event
+                text = data if isinstance(data, str) else json.dumps(data)
+                payload = ((f"event: {name}\n" if name else "") + f"data: {text}\n\n").encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
         self.wfile.write(b"0\r\n\r\n")
 
@@ -232,6 +252,10 @@ class _Handler(BaseHTTPRequestHandler):
                 method, path, headers, body if isinstance(body, dict) else None, url.query
             )
         )
+        matched = _path_route(path)
+        if matched is not None:
+            self._path(method, body if not bad_json else None, *matched)
+            return
         route = path[3:] if path.startswith("/v1/") else path
         api: Api | None = next(
             (name for name, fmt in WIRE_FORMATS.items() if _claims(fmt, route, headers)), None
@@ -261,6 +285,36 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             assert api is not None
             self._generate(api, body)
+
+    def _path(
+        self, method: str, body: Any, fmt: WireFormat, route: PathRoute, found: re.Match[str]
+    ) -> None:
+        if method != "POST":
+            self._send_error(fmt.api, 404, f"scripted LLM server: no route for {method}")
+            return
+        if not isinstance(body, dict):
+            self._send_error(fmt.api, 400, "request body must be a JSON object")
+            return
+        body = {**body, "model": unquote(found["model"])}
+        if route.kind == "embed":
+            reply = self.owner._next_reply(None, body, errors_only=True)
+            if reply is not None:
+                self._send_scripted_error(fmt.api, reply)
+            elif fmt.embed is not None:
+                action = found.groupdict().get("action") or ""
+                self._send_json(200, fmt.embed(action, body))
+            return
+        self._generate(fmt.api, body, stream=route.kind == "stream")
+
+    def _send_scripted_error(self, api: Api | None, reply: Reply) -> None:
+        self._wait(reply.delay)
+        self._send_error(
+            api,
+            reply.status,
+            reply.error_message or "scripted error",
+            error_type=reply.error_type,
+            headers=reply.headers,
+        )
 
     def _models(self, route: str, anthropic: bool) -> dict[str, Any]:
         ids = [route.split("/", 2)[2]] if route.count("/") >= 2 else [DEFAULT_MODEL]
@@ -322,25 +376,20 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _generate(self, api: Api, body: dict[str, Any]) -> None:
+    def _generate(self, api: Api, body: dict[str, Any], stream: bool | None = None) -> None:
+        """Answer a generating request (``stream``: from the route, else the body's flag)."""
         reply = self.owner._next_reply(api, body)
         if reply is None:
             self._send_error(api, 500, NO_REPLY_LEFT, headers={"x-should-retry": "false"})
             return
-        self._wait(reply.delay)
         if reply.is_error:
-            self._send_error(
-                api,
-                reply.status,
-                reply.error_message or "scripted error",
-                error_type=reply.error_type,
-                headers=reply.headers,
-            )
+            self._send_scripted_error(api, reply)
             return
+        self._wait(reply.delay)
         turn = self.owner._turn(api, body, reply)
         fmt = WIRE_FORMATS[api]
-        if body.get("stream") is True:
-            self._send_sse(fmt.render_stream(turn), reply)
+        if body.get("stream") is True if stream is None else stream:
+            self._send_sse(fmt.render_stream(turn), reply, fmt)
             return
         payload = {**fmt.render(turn), **reply.body_override}
         self._send_json(200, payload, reply.headers, cut=reply.cut_after_chunks is not None)

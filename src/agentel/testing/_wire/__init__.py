@@ -4,13 +4,14 @@ A new provider adds one module here that calls :func:`register` with its
 :class:`WireFormat`, and one import line below.
 """
 
-from . import anthropic, openai_chat, openai_responses
+from . import anthropic, gemini, openai_chat, openai_responses
 from ._base import (
     DEFAULT_MODEL,
     SYSTEM_FINGERPRINT,
     WIRE_FORMATS,
     Event,
     Parsed,
+    PathRoute,
     Turn,
     WireFormat,
     register,
@@ -22,9 +23,11 @@ __all__ = [
     "WIRE_FORMATS",
     "Event",
     "Parsed",
+    "PathRoute",
     "Turn",
     "WireFormat",
     "anthropic",
+    "gemini",
     "openai_chat",
     "openai_responses",
     "register",

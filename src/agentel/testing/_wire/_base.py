@@ -69,6 +69,32 @@ class WireFormat:
     """Other POST routes answered with the JSON the callable returns for the request body."""
     marker_header: str | None = None
     """A request header that marks this dialect on any route (for the error body of a 404)."""
+    paths: tuple[PathRoute, ...] = ()
+    """Routes with the model in the path (Gemini, Bedrock), tried before ``routes``."""
+    embed: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
+    """``(action, body) -> answer`` of the ``"embed"`` path routes."""
+    tools: Callable[[dict[str, Any]], list[Any]] | None = None
+    """The tool definitions of a request (default: its ``tools`` list), for token estimates."""
+    tool_choice: Callable[[dict[str, Any]], Any] | None = None
+    """The request's tool choice in chat terms (default: its ``tool_choice``), for AUTO."""
+    stream_frame: Callable[[Event], bytes] | None = None
+    """Encodes one stream event on the wire (default: an SSE ``data:`` frame)."""
+    stream_content_type: str = "text/event-stream; charset=utf-8"
+    error_headers: Callable[[int, str | None], dict[str, str]] | None = None
+    """Extra headers of an error response (e.g. Bedrock's ``x-amzn-ErrorType``)."""
+
+
+@dataclass(frozen=True)
+class PathRoute:
+    """A route matched by a regular expression on the whole path (query excluded).
+
+    The pattern's ``model`` group (URL-decoded) becomes the request body's ``"model"``; its
+    ``action`` group, when present, is passed to the format's ``embed``. ``kind`` is
+    ``"generate"``, ``"stream"`` (always streamed) or ``"embed"``.
+    """
+
+    pattern: re.Pattern[str]
+    kind: str
 
 
 WIRE_FORMATS: dict[str, WireFormat] = {}
