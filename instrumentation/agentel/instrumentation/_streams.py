@@ -139,6 +139,13 @@ class AsyncStreamProxy(_ProxyBase):
         finally:
             self._agentel_end("closed")
 
+    async def aclose(self) -> Any:
+        """``aclose()`` of an async generator stream (e.g. ``google-genai``'s)."""
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._agentel_end("closed")
+
     async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()
         return self

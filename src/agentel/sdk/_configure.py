@@ -32,6 +32,7 @@ INSTRUMENTORS: dict[str, str] = {
     "openai_agents": "agentel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
     "mcp": "agentel.instrumentation.mcp:MCPInstrumentor",
     "pydantic_ai": "agentel.instrumentation.pydantic_ai:PydanticAIInstrumentor",
+    "google_genai": "agentel.instrumentation.google_genai:GoogleGenAIInstrumentor",
 }
 """Instrumentor names accepted by ``configure(instrument=...)`` and where they live."""
 
