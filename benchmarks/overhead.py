@@ -1,4 +1,4 @@
-"""Per-call overhead of agentel's OpenAI instrumentation, in µs per call.
+"""Per-call overhead of agentel's provider instrumentations, in µs per call.
 
 Two views, each figure the best of several rounds (min is the least noisy estimator of a
 cost on a shared machine):
@@ -18,6 +18,8 @@ cost on a shared machine):
    httpx2 transport answers in-process with canned bytes (no socket), un-instrumented vs
    instrumented in alternating rounds. The SDK's own cost per call is large and noisy, so
    this view shows the overhead in context rather than precisely.
+3. **The other providers' wrappers** (google-genai, ...), timed like view 1's non-streaming
+   call against the same bare span (target: <= 3x).
 
 Spans go to an in-memory exporter (SimpleSpanProcessor) and to the SQLite exporter
 (BatchSpanProcessor).
@@ -36,6 +38,7 @@ import tracemalloc
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import openai
@@ -289,6 +292,98 @@ def isolated(rounds: int, calls: int, providers: dict[str, TracerProvider]) -> N
         print(f"     {n:4d} chunks: {plain:6d} B plain, {traced:6d} B instrumented")
 
 
+# --- 3. the other providers' wrappers -------------------------------------------------------------
+
+
+class _Options:
+    base_url = "https://generativelanguage.googleapis.com/"
+
+
+class _ApiClient:
+    _http_options = _Options()
+
+
+class FakeGeminiModels:
+    """What the wrapper reads from ``self`` of ``Models._generate_content``."""
+
+    _api_client = _ApiClient()
+
+
+def gemini_case(config: InstrumentationConfig) -> tuple[Callable[..., object], object, dict, Any]:
+    """(request extractor + response handler pair, instance, kwargs, parsed response)."""
+    from google.genai import types
+
+    from agentel.instrumentation.google_genai import _models
+
+    response = types.GenerateContentResponse.model_validate(
+        {
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": "hi"}]}, "finish_reason": "STOP"}
+            ],
+            "usage_metadata": {
+                "prompt_token_count": 10,
+                "candidates_token_count": 2,
+                "total_token_count": 12,
+            },
+            "model_version": "gemini-2.5-flash",
+            "response_id": "resp-1",
+        }
+    )
+    kwargs = {"model": "gemini-2.5-flash", "contents": "Say hi", "config": {"temperature": 0.2}}
+    pair = (_models.request_extractor(config), _models.handle_response)
+    return pair, FakeGeminiModels(), kwargs, response
+
+
+def openai_case(config: InstrumentationConfig) -> tuple[Any, object, dict, Any]:
+    """Section 1's chat call again, as the reference measured in the same rounds."""
+    completion = ChatCompletion.model_validate_json(completion_body())
+    kwargs = {"model": "gpt-4o-mini", "messages": MESSAGES, "temperature": 0.2}
+    return (
+        (_chat.request_extractor(config), _chat.handle_response),
+        FakeResource(),
+        kwargs,
+        completion,
+    )
+
+
+PROVIDER_CASES = {
+    "openai chat (reference)": openai_case,
+    "google-genai generate_content": gemini_case,
+}
+"""Each new provider's non-streaming wrapper, timed like the OpenAI one in section 1."""
+
+
+def providers_isolated(rounds: int, calls: int, provider: TracerProvider) -> None:
+    config = InstrumentationConfig.resolve(capture_content=False)
+    tracer = provider.get_tracer("agentel.instrumentation.bench")
+    bench = provider.get_tracer("bench")
+    fns: dict[str, Callable[[], object]] = {"bare": lambda: bench.start_span("bare").end()}
+    for name, case in PROVIDER_CASES.items():
+        try:
+            (extract, handle), instance, kwargs, response = case(config)
+        except ImportError as exc:
+            print(f"   {name}: skipped ({exc})")
+            continue
+        wrapper = sync_llm_wrapper(
+            tracer, extract, handle, site="bench", config=config, metrics=GenAIMetrics()
+        )
+
+        def direct(r: Any = response, **_: object) -> Any:
+            return r
+
+        fns[f"{name} direct"] = lambda d=direct, k=kwargs: d(**k)
+        fns[name] = lambda w=wrapper, d=direct, i=instance, k=kwargs: w(d, i, (), k)
+    times = interleaved(rounds * 3, calls, fns)
+    bare = times["bare"]
+    print("3. the other providers' wrappers by themselves (in-memory exporter)")
+    print(f"   bare OTel span: {bare:7.2f} µs")
+    print("   wrapper                          | overhead        | x bare span")
+    for name in PROVIDER_CASES:
+        if name in times:
+            added = times[name] - times[f"{name} direct"]
+            print(f"   {name:32s} | {added:7.2f} µs/call | {added / bare:9.2f}x")
+
+
 # --- 2. the real SDK end to end -----------------------------------------------------------------
 
 
@@ -353,6 +448,8 @@ def main() -> None:
     providers = {"in-memory": memory, "sqlite": sqlite}
     try:
         isolated(args.rounds, args.calls, providers)
+        print()
+        providers_isolated(args.rounds, args.calls, memory)
         print()
         end_to_end(args.rounds, max(args.calls // 10, 40), providers)
     finally:

@@ -23,6 +23,8 @@ def run(args: list[str], cwd: Path) -> str:
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
     ):
         env.pop(key, None)
     out = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
@@ -98,3 +100,24 @@ def test_manual_example(tmp_path):
 def test_examples_document_how_to_run_them(example):
     text = (ROOT / "examples" / example).read_text()
     assert f"python examples/{example}" in text and "OPENAI_API_KEY" in text
+
+
+def test_gemini_example(tmp_path):
+    printed, only, lines = shown_tree("gemini_agent.py", "Weather in Paris?", tmp_path)
+    assert (
+        printed.strip() == 'Here is what I found: {"city":"Paris","temp_c":14,"sky":"light rain"}'
+    )
+    assert (only["agent_name"], only["llm_calls"], only["tool_calls"]) == (
+        "gemini-weather-agent",
+        2,
+        1,
+    )
+    assert [re.sub(r"  in \d+ / out \d+.*$", "", line) for line in lines] == [
+        "└── invoke_agent gemini-weather-agent",
+        "    ├── generate_content gemini-2.5-flash",
+        "    ├── execute_tool get_weather",
+        "    └── generate_content gemini-2.5-flash",
+    ]
+    assert all("$" in line for line in lines if "generate_content" in line)  # priced
+    text = (ROOT / "examples" / "gemini_agent.py").read_text()
+    assert "python examples/gemini_agent.py" in text and "GEMINI_API_KEY" in text

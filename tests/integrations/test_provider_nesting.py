@@ -1,0 +1,68 @@
+"""No double counting with every instrumentor on: a framework or router calling a provider SDK
+records one model call once in the run's totals (the innermost usage span is the counted one).
+
+LangChain (``langchain-google-genai``'s ``ChatGoogleGenerativeAI``) -> ``google-genai``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from langchain_google_genai import ChatGoogleGenerativeAI
+from opentelemetry import trace
+from runtree import shape, tree
+
+from agentel.instrumentation import agent
+from agentel.sdk._configure import INSTRUMENTORS, _load
+from agentel.semconv import attributes as A
+from agentel.testing import Reply, ScriptedLLMServer, Usage
+
+
+@pytest.fixture
+def every_instrumentor(fanout) -> Iterator[list[Any]]:
+    """Every instrumentor ``configure(instrument="all")`` knows, on the global provider."""
+    on = []
+    for path in INSTRUMENTORS.values():
+        instrumentor = _load(path)()
+        instrumentor.instrument(tracer_provider=trace.get_tracer_provider())
+        if instrumentor.is_instrumented_by_opentelemetry:
+            on.append(instrumentor)
+    try:
+        yield on
+    finally:
+        for instrumentor in on:
+            instrumentor.uninstrument()
+
+
+def test_langchain_over_google_genai_counts_each_call_once(every_instrumentor, sqlite_recording):
+    assert {type(i).__name__ for i in every_instrumentor} >= {
+        "LangChainInstrumentor",
+        "GoogleGenAIInstrumentor",
+    }
+    with ScriptedLLMServer(auto=False) as server:
+        server.enqueue(
+            Reply.text("Bonjour", usage=Usage(input_tokens=40, output_tokens=6)),
+            Reply.text("Salut", usage=Usage(input_tokens=60, output_tokens=4, reasoning_tokens=2)),
+        )
+        model = ChatGoogleGenerativeAI(
+            model="gemini-2.5-flash", google_api_key="test", base_url=server.url, max_retries=1
+        )
+        with agent("translator"):
+            model.invoke("Say hello in French")
+            list(model.stream("Say hi in French"))
+
+    with sqlite_recording.open() as store:
+        (run,) = store.runs()
+        (root,) = store.run_tree(run["run_id"])
+        spans = store.spans()
+    assert run["llm_calls"] == 2
+    assert (run["input_tokens"], run["output_tokens"]) == (100, 10)
+    assert run["cost_usd"] == pytest.approx((100 * 0.30 + 10 * 2.50) / 1e6)
+    assert shape(root) == tree(
+        "invoke_agent translator",
+        tree("chat gemini-2.5-flash", tree("generate_content gemini-2.5-flash")),
+        tree("chat gemini-2.5-flash", tree("generate_content gemini-2.5-flash")),
+    )
+    counted = [s for s in spans if s["counted"]]
+    assert [s["attributes"][A.GEN_AI_PROVIDER_NAME] for s in counted] == ["gcp.gen_ai"] * 2
