@@ -78,10 +78,35 @@ def _numbers(span: SpanRecord) -> dict[str, Any]:
     return {name: getattr(span, name) for name in STEP_NUMBERS}
 
 
+def _has_content(span: SpanRecord) -> bool:
+    return _content(span, A.GEN_AI_INPUT_MESSAGES) is not None
+
+
+def llm_call_spans(ordered: list[SpanRecord]) -> list[tuple[SpanRecord, SpanRecord]]:
+    """One (counted span, content span) pair per LLM call, in the order given.
+
+    A call can show as nested usage spans (a framework's, agentel's provider span, an SDK's
+    own): the innermost is the one whose tokens count, and the nearest of the nest that
+    captured the messages is the one whose content tells what was asked and answered.
+    """
+    by_id = {s.span_id: s for s in ordered}
+    calls = []
+    for span in ordered:
+        if span.category not in USAGE_CATEGORIES or not span.counted:
+            continue
+        chain = [span]
+        parent = by_id.get(span.parent_span_id or "")
+        while parent is not None and parent.category in USAGE_CATEGORIES and len(chain) < 64:
+            chain.append(parent)
+            parent = by_id.get(parent.parent_span_id or "")
+        calls.append((span, next((s for s in chain if _has_content(s)), span)))
+    return calls
+
+
 def run_steps(spans: Iterable[SpanRecord]) -> tuple[list[dict[str, Any]], bool]:
     """The steps of one run in start order, and whether any of them carries captured content."""
     ordered = sorted(spans, key=span_order)
-    llm = {s.span_id for s in ordered if s.category in USAGE_CATEGORIES and s.counted}
+    llm = {counted.span_id: shown for counted, shown in llm_call_spans(ordered)}
     exchanged = _tool_exchanges(s for s in ordered if s.category in USAGE_CATEGORIES)
     steps: list[dict[str, Any]] = []
     content = False
@@ -111,7 +136,8 @@ def run_steps(spans: Iterable[SpanRecord]) -> tuple[list[dict[str, Any]], bool]:
                 }
             )
         elif span.span_id in llm:
-            raw = _content(span, A.GEN_AI_OUTPUT_MESSAGES)
+            shown = llm[span.span_id]
+            raw = _content(shown, A.GEN_AI_OUTPUT_MESSAGES)
             outputs = raw if isinstance(raw, list) else ([] if raw is None else [raw])
             texts = [t for t in (message_text(m) for m in outputs) if t]
             content = content or raw is not None
@@ -122,10 +148,10 @@ def run_steps(spans: Iterable[SpanRecord]) -> tuple[list[dict[str, Any]], bool]:
                     "name": span.name,
                     "tool_name": None,
                     "status": _status(span),
-                    "model": span.attributes.get(A.GEN_AI_RESPONSE_MODEL) or span.model,
-                    "provider": span.provider,
+                    "model": shown.attributes.get(A.GEN_AI_RESPONSE_MODEL) or shown.model,
+                    "provider": shown.provider or span.provider,
                     **_numbers(span),
-                    "tool_calls": _llm_tool_calls(span, outputs),
+                    "tool_calls": _llm_tool_calls(shown, outputs),
                     "arguments": None,
                     "output": "\n".join(texts) if texts else None,
                 }

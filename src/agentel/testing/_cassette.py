@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from agentel.semconv import attributes as A
-from agentel.semconv.normalize import USAGE_CATEGORIES
+from agentel.store.diff import llm_call_spans
+from agentel.store.query import span_order
+from agentel.store.records import TOKEN_FIELDS
 
 from ._script import Reply, ToolCall, Usage
 
@@ -151,11 +153,13 @@ class Cassette:
     @classmethod
     def from_spans(cls, run: Mapping[str, Any], spans: Iterable[Any]) -> Cassette:
         """The cassette of a run from its span records (``Store.export``)."""
-        ordered = sorted(spans, key=lambda s: (s.start_ns, s.span_id))
-        llm = [s for s in ordered if s.category in USAGE_CATEGORIES and s.counted]
+        llm = llm_call_spans(sorted(spans, key=span_order))
         if not llm:
             raise CassetteError(f"run {run['run_id']} made no LLM calls: nothing to replay")
-        calls = [_recorded_call(index, span, run) for index, span in enumerate(llm, start=1)]
+        calls = [
+            _recorded_call(index, counted, shown, run)
+            for index, (counted, shown) in enumerate(llm, start=1)
+        ]
         summary = {
             key: run.get(key)
             for key in ("run_id", "name", "agent_name", "service_name", "start_time")
@@ -216,7 +220,8 @@ def _request_params(attributes: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _recorded_call(index: int, span: Any, run: Mapping[str, Any]) -> RecordedCall:
+def _recorded_call(index: int, counted: Any, span: Any, run: Mapping[str, Any]) -> RecordedCall:
+    """The call whose tokens ``counted`` holds and whose content ``span`` captured."""
     messages = _content(span, A.GEN_AI_INPUT_MESSAGES, "input messages", run, index)
     outputs = _content(span, A.GEN_AI_OUTPUT_MESSAGES, "output messages", run, index)
     failed = span.status == "error"
@@ -259,13 +264,7 @@ def _recorded_call(index: int, span: Any, run: Mapping[str, Any]) -> RecordedCal
         "thinking": "".join(thinking) if thinking else None,
         "tool_calls": calls,
         "finish_reason": reasons[0] if isinstance(reasons, list) and reasons else None,
-        "usage": {
-            "input_tokens": span.input_tokens,
-            "output_tokens": span.output_tokens,
-            "cache_read_tokens": span.cache_read_tokens,
-            "cache_write_tokens": span.cache_write_tokens,
-            "reasoning_tokens": span.reasoning_tokens,
-        },
+        "usage": {name: getattr(counted, name) for name in TOKEN_FIELDS},
         "error": (span.status_message or span.error_type or "error") if failed else None,
     }
     return RecordedCall(index, span.provider, request, response, span.span_id)
