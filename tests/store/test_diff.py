@@ -122,3 +122,30 @@ def test_a_different_answer_text_is_a_divergence(record, store):
     changed = record("Paris?", Reply.text("Sunny!"))
     found = store.diff(ok, changed)
     assert found["steps"][0]["differences"] == [{"field": "output", "a": "Sunny.", "b": "Sunny!"}]
+
+
+def test_a_tool_call_told_by_nested_spans_is_one_step(store):
+    from tests.store.store_helpers import agent_run, rec
+
+    def with_server_span(prefix: str, trace: str) -> list:
+        spans = agent_run(prefix, trace_id=trace)
+        tool = spans[2]
+        inner = rec(
+            "4" * 16,
+            tool.span_id,
+            start=112,
+            end=118,
+            trace_id=trace,
+            **{
+                "agentel.run.id": prefix * 16,
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "get_weather",
+            },
+        )
+        return [*spans, inner]
+
+    store.ingest(with_server_span("a", "ab" * 16))
+    store.ingest(agent_run("b", trace_id="cd" * 16))
+    found = store.diff("a" * 16, "b" * 16)
+    assert [s["a"]["kind"] for s in found["steps"]] == ["llm", "tool", "llm"]
+    assert found["same"] is True and found["totals"]["tool_calls"]["delta"] == 0

@@ -1,7 +1,8 @@
 """Compare two runs step by step: what each did, what it cost, and whether behaviour diverged.
 
 A run's steps are its LLM calls (the usage spans whose tokens count, so a framework span and
-the provider span under it are one step) and its tool calls, in start order. The two step
+the provider span under it are one step) and its tool calls (a tool span nested in one of the
+same tool, such as an MCP server's under the client's, is the same call), in start order. The two step
 lists are aligned by kind and tool name (a longest-common-subsequence alignment), so an
 extra or missing step shows as added / removed and the rest still line up.
 
@@ -24,6 +25,7 @@ from agentel.semconv.normalize import USAGE_CATEGORIES
 from agentel.store.query.filters import span_order
 from agentel.store.query.replay import _content, _tool_exchanges, message_text
 from agentel.store.records import TOKEN_FIELDS, SpanRecord
+from agentel.store.rollup import repeated_tool_calls
 
 STEP_NUMBERS = (*TOKEN_FIELDS, "cost_usd", "duration_ms")
 """Per-step numbers whose b - a difference is reported (never a divergence)."""
@@ -107,11 +109,12 @@ def run_steps(spans: Iterable[SpanRecord]) -> tuple[list[dict[str, Any]], bool]:
     """The steps of one run in start order, and whether any of them carries captured content."""
     ordered = sorted(spans, key=span_order)
     llm = {counted.span_id: shown for counted, shown in llm_call_spans(ordered)}
+    repeats = repeated_tool_calls(ordered)
     exchanged = _tool_exchanges(s for s in ordered if s.category in USAGE_CATEGORIES)
     steps: list[dict[str, Any]] = []
     content = False
     for span in ordered:
-        if span.category == "tool":
+        if span.category == "tool" and span.span_id not in repeats:
             arguments = _content(span, A.GEN_AI_TOOL_CALL_ARGUMENTS)
             result = _content(span, A.GEN_AI_TOOL_CALL_RESULT)
             if span.tool_call_id:
