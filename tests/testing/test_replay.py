@@ -228,3 +228,15 @@ def test_a_recorded_tool_call_answer_keeps_its_id(instrumented, store):
         )
         assert response.choices[0].message.tool_calls[0].id == "call_fixed"
         assert response.choices[0].finish_reason == "tool_calls"
+
+
+def test_after_a_strict_failure_every_request_is_refused(instrumented, store):
+    instrumented()
+    record("What's the weather in Paris?")
+    with pytest.raises(ReplayMismatch), replay(newest(store), store=store) as served:
+        client = openai.OpenAI(max_retries=0)
+        with pytest.raises(openai.BadRequestError):
+            WEATHER.run_agent(client, "What's the weather in Rome?")
+        with pytest.raises(openai.BadRequestError, match="stopped at an earlier request"):
+            WEATHER.run_agent(client, "What's the weather in Paris?")
+    assert served.served == []

@@ -24,7 +24,8 @@ STOPPED = 3
 """Exit status when ``--strict`` stopped the command at a request no recorded call matches."""
 
 GRACE_SECONDS = 5.0
-"""How long a stopped command gets to exit after SIGTERM before it is killed."""
+"""How long a command stopped by --strict gets to exit on its own, and then after SIGTERM
+before it is killed."""
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -68,11 +69,15 @@ def rerun(
             process = subprocess.Popen(list(command), env=env)
         except OSError as exc:
             raise click.ClickException(f"cannot run {command[0]!r}: {exc}") from exc
+        stopped_at: float | None = None
         try:
             while process.poll() is None:
                 if strict and matcher.failure is not None:
-                    _stop(process)
-                    break
+                    # the agent got an error: let it exit (and flush its spans) on its own first
+                    stopped_at = stopped_at or time.monotonic()
+                    if time.monotonic() - stopped_at > GRACE_SECONDS:
+                        _stop(process)
+                        break
                 time.sleep(0.05)
         except KeyboardInterrupt:
             _stop(process)

@@ -8,7 +8,8 @@ of the request (OpenAI chat or Responses, Anthropic messages), streamed when the
 streams, whichever way the call was recorded.
 
 ``strict`` (the default): a request that matches no unserved recorded call gets an HTTP 400
-naming the call and the first differing field, and the replay is marked failed. ``loose``:
+naming the call and the first differing field, the replay is marked failed, and every later
+request gets the same 400. ``loose``:
 the nearest recorded call answers and every divergence is kept for the report.
 
 A recorded text containing a redaction marker (``[REDACTED]``, ``<redacted>``, ``****``)
@@ -177,6 +178,12 @@ class Matcher:
         with self._lock:
             self._requests += 1
             number = self._requests
+            if self.strict and self.failure is not None:
+                return Reply.error(
+                    400,
+                    f"agentel replay: stopped at an earlier request: {self.failure.message()}",
+                    headers={"x-should-retry": "false"},
+                )
             scored = [(call, _diff_request(call.request, view)) for call in self._unserved]
             exact = next((call for call, found in scored if not found), None)
             if exact is not None:
