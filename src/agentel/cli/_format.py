@@ -289,9 +289,9 @@ def step_label(step: dict[str, Any] | None) -> str:
     if step["kind"] == "tool":
         label = f"tool {step['tool_name'] or step['name']}"
         if step["arguments"] is not None:
-            label += f"({compact(step['arguments'], 40)})"
+            label += f"({compact(step['arguments'], 30)})"
         if step["output"] is not None:
-            label += f" -> {compact(step['output'], 40)}"
+            label += f" -> {compact(step['output'], 24)}"
     else:
         label = f"llm {step['model'] or step['name']}"
         calls = step["tool_calls"] or []
@@ -300,7 +300,7 @@ def step_label(step: dict[str, Any] | None) -> str:
                 f"{c['name']}({compact(c['arguments'], 30)})" for c in calls
             )
         elif step["output"] is not None:
-            label += f" {compact(step['output'], 50)!r}"
+            label += f" {compact(step['output'], 34)!r}"
     if step["status"] == "error":
         label += " FAILED"
     return label
