@@ -188,6 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
         request_id = f"req_{next(self.owner._request_ids):024d}"
         self.send_header("x-request-id", request_id)
         self.send_header("request-id", request_id)
+        self.send_header("x-amzn-RequestId", request_id)  # botocore's ResponseMetadata
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
@@ -392,7 +393,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_sse(fmt.render_stream(turn), reply, fmt)
             return
         payload = {**fmt.render(turn), **reply.body_override}
-        self._send_json(200, payload, reply.headers, cut=reply.cut_after_chunks is not None)
+        headers = (
+            {**fmt.response_headers(turn), **reply.headers}
+            if fmt.response_headers
+            else reply.headers
+        )
+        self._send_json(200, payload, headers, cut=reply.cut_after_chunks is not None)
 
 
 class ScriptedLLMServer:

@@ -82,6 +82,8 @@ class WireFormat:
     stream_content_type: str = "text/event-stream; charset=utf-8"
     error_headers: Callable[[int, str | None], dict[str, str]] | None = None
     """Extra headers of an error response (e.g. Bedrock's ``x-amzn-ErrorType``)."""
+    response_headers: Callable[[Turn], dict[str, str]] | None = None
+    """Extra headers of a non-streamed answer (e.g. Bedrock's token-count headers)."""
 
 
 @dataclass(frozen=True)
