@@ -33,6 +33,7 @@ INSTRUMENTORS: dict[str, str] = {
     "mcp": "agentel.instrumentation.mcp:MCPInstrumentor",
     "pydantic_ai": "agentel.instrumentation.pydantic_ai:PydanticAIInstrumentor",
     "google_genai": "agentel.instrumentation.google_genai:GoogleGenAIInstrumentor",
+    "bedrock": "agentel.instrumentation.bedrock:BedrockInstrumentor",
 }
 """Instrumentor names accepted by ``configure(instrument=...)`` and where they live."""
 

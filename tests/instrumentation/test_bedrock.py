@@ -1,0 +1,365 @@
+"""BedrockInstrumentor: real boto3 / botocore over real HTTP (Converse JSON and the binary
+AWS event-stream framing) against the scripted server, with fake credentials."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from agentel.instrumentation.bedrock import BedrockInstrumentor
+from agentel.semconv import attributes as A
+from agentel.testing import Reply, ScriptedLLMServer, ToolCall, Usage
+
+NOVA = "us.amazon.nova-pro-v1:0"
+CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+LLAMA = "meta.llama3-1-8b-instruct-v1:0"
+MISTRAL = "mistral.mistral-7b-instruct-v0:2"
+USER = [{"role": "user", "content": [{"text": "Say hi"}]}]
+WEATHER = {
+    "toolSpec": {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "inputSchema": {
+            "json": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            }
+        },
+    }
+}
+BODIES = {
+    CLAUDE: {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 64,
+        "temperature": 0.5,
+        "messages": [{"role": "user", "content": "Say hi"}],
+    },
+    "amazon.nova-lite-v1:0": {
+        "schemaVersion": "messages-v1",
+        "messages": USER,
+        "inferenceConfig": {"max_new_tokens": 64, "temperature": 0.5},
+    },
+    LLAMA: {"prompt": "Say hi", "max_gen_len": 64, "temperature": 0.5},
+    MISTRAL: {"prompt": "<s>[INST] Say hi [/INST]", "max_tokens": 64, "temperature": 0.5},
+}
+
+
+@pytest.fixture
+def instrument(local_provider: tuple[TracerProvider, InMemorySpanExporter]) -> Iterator[Any]:
+    provider, exporter = local_provider
+    instrumentors: list[BedrockInstrumentor] = []
+
+    def on(**kwargs: Any) -> InMemorySpanExporter:
+        instrumentor = BedrockInstrumentor()
+        instrumentor.instrument(tracer_provider=provider, **kwargs)
+        instrumentors.append(instrumentor)
+        return exporter
+
+    yield on
+    for instrumentor in instrumentors:
+        instrumentor.uninstrument()
+
+
+@pytest.fixture
+def traced(instrument: Any) -> InMemorySpanExporter:
+    return instrument()
+
+
+@pytest.fixture
+def srv() -> Iterator[ScriptedLLMServer]:
+    with ScriptedLLMServer() as server:
+        yield server
+
+
+def client(srv: ScriptedLLMServer, attempts: int = 1) -> Any:
+    return boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=srv.url,
+        aws_access_key_id="AKIDAGENTELTEST",
+        aws_secret_access_key="not-a-secret",
+        config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}),
+    )
+
+
+def only(exporter: InMemorySpanExporter) -> ReadableSpan:
+    (span,) = exporter.get_finished_spans()
+    return span
+
+
+def test_converse_tokens_cache_cost_and_params(
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer
+) -> None:
+    usage = Usage(input_tokens=1000, output_tokens=100, cached_tokens=600, cache_write_tokens=200)
+    srv.enqueue(Reply.text("hello", usage=usage))
+    response = client(srv).converse(
+        modelId=NOVA,
+        messages=USER,
+        inferenceConfig={"maxTokens": 64, "temperature": 0.2, "topP": 0.9, "stopSequences": ["X"]},
+    )
+    # on the wire Bedrock reports the uncached input apart
+    assert response["usage"]["inputTokens"] == 200
+    span = only(traced)
+    assert span.name == f"chat {NOVA}"
+    assert span.kind is SpanKind.CLIENT
+    a = span.attributes
+    assert a[A.GEN_AI_PROVIDER_NAME] == "aws.bedrock"
+    assert a[A.GEN_AI_OPERATION_NAME] == "chat"
+    assert a[A.GEN_AI_REQUEST_MODEL] == NOVA
+    assert a[A.GEN_AI_USAGE_INPUT_TOKENS] == 1000
+    assert a[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 600
+    assert a[A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == 200
+    assert a[A.GEN_AI_USAGE_OUTPUT_TOKENS] == 100
+    assert a[A.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
+    assert a[A.GEN_AI_RESPONSE_ID] == response["ResponseMetadata"]["RequestId"]
+    # nova-pro: $0.80 in, $0.20 cached (cache writes at the input price), $3.20 out per 1M
+    expected = (400 * 0.80 + 600 * 0.20 + 100 * 3.20) / 1e6
+    assert a[A.GEN_AI_USAGE_COST] == pytest.approx(expected)
+    assert a[A.GEN_AI_REQUEST_MAX_TOKENS] == 64
+    assert a[A.GEN_AI_REQUEST_TEMPERATURE] == 0.2
+    assert a[A.GEN_AI_REQUEST_TOP_P] == 0.9
+    assert a[A.GEN_AI_REQUEST_STOP_SEQUENCES] == ("X",)
+    assert a[A.SERVER_ADDRESS] == "127.0.0.1" and a[A.SERVER_PORT] == srv.port
+    assert not [k for k in a if k.startswith(("gen_ai.input", "gen_ai.output.messages"))]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["converse", "converse_stream"])
+def test_tool_calls_and_content(instrument: Any, srv: ScriptedLLMServer, streamed: bool) -> None:
+    traced = instrument(capture_content=True)
+    srv.enqueue(Reply.tool_calls(ToolCall("get_weather", {"city": "Paris"}, id="tu_1")))
+    kwargs = {
+        "modelId": CLAUDE,
+        "messages": [{"role": "user", "content": [{"text": "Weather in Paris?"}]}],
+        "system": [{"text": "Be brief."}],
+        "toolConfig": {"tools": [WEATHER]},
+    }
+    c = client(srv)
+    if streamed:
+        events = list(c.converse_stream(**kwargs)["stream"])
+        assert events[-1]["metadata"]["usage"]["outputTokens"] > 0
+    else:
+        c.converse(**kwargs)
+    span = only(traced)
+    (event,) = [e for e in span.events if e.name == "agentel.tool_call"]
+    assert event.attributes[A.GEN_AI_TOOL_NAME] == "get_weather"
+    assert event.attributes[A.GEN_AI_TOOL_CALL_ID] == "tu_1"
+    assert json.loads(event.attributes[A.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
+    a = span.attributes
+    assert a[A.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
+    assert json.loads(a[A.GEN_AI_TOOL_DEFINITIONS]) == [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "description": "Weather of a city",
+            "parameters": WEATHER["toolSpec"]["inputSchema"]["json"],
+        }
+    ]
+    assert json.loads(a[A.GEN_AI_SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": "Be brief."}]
+    assert json.loads(a[A.GEN_AI_OUTPUT_MESSAGES]) == [
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "tu_1",
+                    "name": "get_weather",
+                    "arguments": {"city": "Paris"},
+                }
+            ],
+            "finish_reason": "tool_call",
+        }
+    ]
+
+
+def test_tool_call_arguments_absent_without_content(
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer
+) -> None:
+    srv.enqueue(Reply.tool_calls(ToolCall("get_weather", {"city": "Paris"})))
+    list(
+        client(srv).converse_stream(modelId=NOVA, messages=USER, toolConfig={"tools": [WEATHER]})[
+            "stream"
+        ]
+    )
+    (event,) = [e for e in only(traced).events if e.name == "agentel.tool_call"]
+    assert event.attributes[A.GEN_AI_TOOL_NAME] == "get_weather"
+    assert A.GEN_AI_TOOL_CALL_ARGUMENTS not in event.attributes
+
+
+def test_converse_stream_usage_and_ttft(
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer
+) -> None:
+    srv.enqueue(Reply.text("one two three four", usage=Usage(50, 20, cached_tokens=10)))
+    events = list(client(srv).converse_stream(modelId=NOVA, messages=USER)["stream"])
+    assert len(events) > 5
+    span = only(traced)
+    a = span.attributes
+    assert a[A.GEN_AI_REQUEST_STREAM] is True
+    assert a[A.AGENTEL_STREAM_END] == "completed"
+    assert 0 < a[A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] < (span.end_time - span.start_time) / 1e9
+    assert a[A.GEN_AI_USAGE_INPUT_TOKENS] == 50
+    assert a[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 10
+    assert a[A.GEN_AI_USAGE_OUTPUT_TOKENS] == 20
+    assert a[A.GEN_AI_USAGE_COST] > 0
+
+
+@pytest.mark.parametrize("path", ["closed", "error", "abandoned"])
+def test_stream_ends_its_span_on_every_path(
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer, path: str
+) -> None:
+    cut = 3 if path == "error" else None
+    srv.enqueue(Reply(content="one two three four five six", cut_after_chunks=cut))
+    c = client(srv)
+    response = c.converse_stream(modelId=NOVA, messages=USER)
+    stream = response["stream"]
+    if path == "closed":
+        next(iter(stream))
+        stream.close()
+        stream.close()
+    elif path == "error":
+        with pytest.raises(Exception):  # noqa: B017 - botocore's own transport error
+            list(stream)
+    else:
+        next(iter(stream))
+        del stream, response
+        gc.collect()
+    span = only(traced)
+    assert span.attributes[A.AGENTEL_STREAM_END] == path
+    if path == "error":
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes[A.ERROR_TYPE]
+
+
+@pytest.mark.parametrize("model", list(BODIES))
+def test_invoke_model_every_body_family(
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer, model: str
+) -> None:
+    srv.enqueue(Reply.text("hello there", usage=Usage(input_tokens=40, output_tokens=7)))
+    response = client(srv).invoke_model(modelId=model, body=json.dumps(BODIES[model]))
+    body = json.loads(response["body"].read())  # the application still reads the whole body
+    assert body
+    a = only(traced).attributes
+    assert a[A.GEN_AI_USAGE_INPUT_TOKENS] == 40
+    assert a[A.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
+    assert a[A.GEN_AI_REQUEST_MAX_TOKENS] == 64
+    assert a[A.GEN_AI_REQUEST_TEMPERATURE] == 0.5
+    assert a[A.GEN_AI_RESPONSE_FINISH_REASONS] in (("end_turn",), ("stop",))
+    assert a[A.GEN_AI_USAGE_COST] > 0
+    assert a[A.GEN_AI_RESPONSE_ID]
+
+
+@pytest.mark.parametrize("model", list(BODIES))
+def test_invoke_model_with_response_stream_every_body_family(
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer, model: str
+) -> None:
+    srv.enqueue(Reply.text("one two three", usage=Usage(input_tokens=40, output_tokens=7)))
+    response = client(srv).invoke_model_with_response_stream(
+        modelId=model, body=json.dumps(BODIES[model])
+    )
+    chunks = [json.loads(event["chunk"]["bytes"]) for event in response["body"]]
+    assert len(chunks) >= 3
+    span = only(traced)
+    a = span.attributes
+    assert a[A.AGENTEL_STREAM_END] == "completed"
+    assert a[A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+    assert a[A.GEN_AI_USAGE_INPUT_TOKENS] == 40
+    assert a[A.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
+    assert a[A.GEN_AI_RESPONSE_FINISH_REASONS] in (("end_turn",), ("stop",))
+    assert a[A.GEN_AI_USAGE_COST] > 0
+
+
+def test_invoke_anthropic_cache_and_tool_use(instrument: Any, srv: ScriptedLLMServer) -> None:
+    traced = instrument(capture_content=True)
+    srv.enqueue(
+        Reply.tool_calls(
+            ToolCall("get_weather", {"city": "Paris"}, id="toolu_1"),
+            usage=Usage(input_tokens=500, output_tokens=30, cached_tokens=400),
+        )
+    )
+    body = {
+        **BODIES[CLAUDE],
+        "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],
+    }
+    client(srv).invoke_model(modelId=CLAUDE, body=json.dumps(body))
+    span = only(traced)
+    a = span.attributes
+    assert a[A.GEN_AI_USAGE_INPUT_TOKENS] == 500
+    assert a[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 400
+    assert a[A.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
+    assert a[A.GEN_AI_RESPONSE_MODEL] == CLAUDE
+    (event,) = [e for e in span.events if e.name == "agentel.tool_call"]
+    assert event.attributes[A.GEN_AI_TOOL_CALL_ID] == "toolu_1"
+    assert json.loads(a[A.GEN_AI_TOOL_DEFINITIONS])[0]["name"] == "get_weather"
+    assert json.loads(a[A.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "Say hi"}]}
+    ]
+
+
+def test_error_type_and_status(traced: InMemorySpanExporter, srv: ScriptedLLMServer) -> None:
+    srv.enqueue(Reply.error(429, "slow down"))
+    with pytest.raises(ClientError) as caught:
+        client(srv).converse(modelId=NOVA, messages=USER)
+    assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+    span = only(traced)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[A.ERROR_TYPE] == "botocore.errorfactory.ThrottlingException"
+
+
+def test_retries_stay_inside_one_span(traced: InMemorySpanExporter, srv: ScriptedLLMServer):
+    srv.enqueue(Reply.error(503, "busy"), Reply.text("ok", usage=Usage(20, 3)))
+    response = client(srv, attempts=2).converse(modelId=NOVA, messages=USER)
+    assert response["output"]["message"]["content"][0]["text"] == "ok"
+    assert len(srv.requests) == 2
+    span = only(traced)
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.attributes[A.GEN_AI_USAGE_INPUT_TOKENS] == 20
+
+
+def test_other_aws_calls_pass_through(traced: InMemorySpanExporter, srv: ScriptedLLMServer):
+    sts = boto3.client(
+        "sts",
+        region_name="us-east-1",
+        endpoint_url=srv.url,
+        aws_access_key_id="AKIDAGENTELTEST",
+        aws_secret_access_key="not-a-secret",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    with pytest.raises(Exception):  # noqa: B017 - the scripted server knows no STS
+        sts.get_caller_identity()
+    assert traced.get_finished_spans() == ()
+
+
+def test_registered_for_zero_code_and_configure() -> None:
+    from importlib.metadata import entry_points
+
+    from agentel.sdk._configure import INSTRUMENTORS
+
+    (ep,) = [
+        e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "agentel_bedrock"
+    ]
+    assert ep.load() is BedrockInstrumentor
+    assert INSTRUMENTORS["bedrock"] == ep.value
+
+
+def test_imports_without_the_sdk() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['botocore'] = None\n"
+        "import agentel.instrumentation.bedrock as m, agentel.sdk\n"
+        "assert m.BedrockInstrumentor\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.strip() == "ok", out.stderr
