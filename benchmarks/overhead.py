@@ -346,9 +346,39 @@ def openai_case(config: InstrumentationConfig) -> tuple[Any, object, dict, Any]:
     )
 
 
+class FakeBedrockClient:
+    """What the wrapper reads from a botocore client: the service name and the endpoint."""
+
+    class meta:
+        endpoint_url = "https://bedrock-runtime.us-east-1.amazonaws.com"
+
+        class service_model:
+            service_name = "bedrock-runtime"
+
+
+def bedrock_case(config: InstrumentationConfig) -> tuple[Any, object, dict, Any]:
+    """``converse`` as botocore's ``_make_api_call(operation, params)`` sees and returns it."""
+    from agentel.instrumentation.bedrock import _runtime
+
+    params = {
+        "modelId": "us.amazon.nova-pro-v1:0",
+        "messages": [{"role": "user", "content": [{"text": "Say hi"}]}],
+        "inferenceConfig": {"temperature": 0.2},
+    }
+    response = {
+        "ResponseMetadata": {"RequestId": "req-1", "HTTPStatusCode": 200},
+        "output": {"message": {"role": "assistant", "content": [{"text": "hi"}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 10, "outputTokens": 2, "totalTokens": 12},
+    }
+    pair = (_runtime.request_extractor(config), _runtime.handle_response)
+    return pair, FakeBedrockClient(), {"operation_name": "Converse", "api_params": params}, response
+
+
 PROVIDER_CASES = {
     "openai chat (reference)": openai_case,
     "google-genai generate_content": gemini_case,
+    "bedrock converse": bedrock_case,
 }
 """Each new provider's non-streaming wrapper, timed like the OpenAI one in section 1."""
 

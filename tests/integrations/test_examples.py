@@ -25,6 +25,8 @@ def run(args: list[str], cwd: Path) -> str:
         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
         "GEMINI_API_KEY",
         "GOOGLE_API_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
     ):
         env.pop(key, None)
     out = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
@@ -121,3 +123,24 @@ def test_gemini_example(tmp_path):
     assert all("$" in line for line in lines if "generate_content" in line)  # priced
     text = (ROOT / "examples" / "gemini_agent.py").read_text()
     assert "python examples/gemini_agent.py" in text and "GEMINI_API_KEY" in text
+
+
+def test_bedrock_example(tmp_path):
+    printed, only, lines = shown_tree("bedrock_agent.py", "Weather in Paris?", tmp_path)
+    assert printed.strip() == (
+        'Here is what I found: {"city": "Paris", "temp_c": 14, "sky": "light rain"}'
+    )
+    assert (only["agent_name"], only["llm_calls"], only["tool_calls"]) == (
+        "bedrock-weather-agent",
+        2,
+        1,
+    )
+    assert [re.sub(r"  in \d+ / out \d+.*$", "", line) for line in lines] == [
+        "└── invoke_agent bedrock-weather-agent",
+        "    ├── chat us.amazon.nova-pro-v1:0",
+        "    ├── execute_tool get_weather",
+        "    └── chat us.amazon.nova-pro-v1:0",
+    ]
+    assert all("$" in line for line in lines if "chat" in line)  # priced
+    text = (ROOT / "examples" / "bedrock_agent.py").read_text()
+    assert "python examples/bedrock_agent.py" in text and "AWS_ACCESS_KEY_ID" in text
