@@ -144,3 +144,40 @@ def test_bedrock_example(tmp_path):
     assert all("$" in line for line in lines if "chat" in line)  # priced
     text = (ROOT / "examples" / "bedrock_agent.py").read_text()
     assert "python examples/bedrock_agent.py" in text and "AWS_ACCESS_KEY_ID" in text
+
+
+def test_pydantic_ai_example(tmp_path):
+    printed, only, lines = shown_tree("pydantic_ai_agent.py", "Weather in Paris?", tmp_path)
+    assert printed.strip() == "In Paris it is 14C, light rain."
+    assert (only["agent_name"], only["llm_calls"], only["tool_calls"]) == ("weather", 2, 1)
+    skeleton = [re.sub(r"  in \d+ / out \d+.*$", "", line) for line in lines]
+    assert skeleton == [
+        "└── invoke_agent weather",
+        "    ├── chat gpt-4o-mini",
+        "    │   └── chat gpt-4o-mini",
+        "    ├── execute_tool get_weather",
+        "    └── chat gpt-4o-mini",
+        "        └── chat gpt-4o-mini",
+    ]
+
+
+def test_mcp_example_is_one_run_across_two_processes(tmp_path):
+    printed, only, lines = shown_tree("mcp_agent.py", "Weather in Paris?", tmp_path)
+    assert printed.strip() == "In Paris it is 14C, light rain."
+    assert (only["agent_name"], only["llm_calls"], only["tool_calls"]) == (
+        "mcp-weather-agent",
+        2,
+        1,
+    )
+    skeleton = [re.sub(r"  in \d+ / out \d+.*$", "", line) for line in lines]
+    assert skeleton == [
+        "└── invoke_agent mcp-weather-agent",
+        "    ├── tools/list",
+        "    │   └── MCP send tools/list",
+        "    │       └── tools/list",
+        "    ├── chat gpt-4o-mini",
+        "    ├── execute_tool get_weather",
+        "    │   └── MCP send tools/call get_weather",
+        "    │       └── tools/call get_weather",
+        "    └── chat gpt-4o-mini",
+    ]
