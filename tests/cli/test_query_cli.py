@@ -422,3 +422,11 @@ def span(trace_id, span_id, *, name="span", agent=None):
 def otlp(*spans):
     return {"resourceSpans": [{"resource": {"attributes": []},
                                "scopeSpans": [{"scope": {"name": "t"}, "spans": list(spans)}]}]}  # fmt: skip
+
+
+def test_a_failed_import_creates_no_store(tmp_path):
+    (tmp_path / "garbage.json").write_text("{not json\nnor this\n")
+    failed = run_agentel("import", "garbage.json", "--store", "sqlite:///new.db", cwd=tmp_path)
+    assert failed.returncode == 2 and "garbage.json" in failed.stderr
+    assert "imported 0 span(s)" in failed.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.json"]

@@ -608,6 +608,42 @@ def _documents(
             yield number, exc
 
 
+class _LazyStore:
+    """A store opened on the first write, so a command that writes nothing creates nothing.
+
+    A SQLite file this command created is removed again when the command fails before
+    anything was stored in it.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._store: Store | None = None
+        self._created: str | None = None
+        self._stored = False
+
+    def ingest(self, records: list[Any]) -> None:
+        if self._store is None:
+            path = sqlite_path(self.url) if self.url.startswith("sqlite:") else None
+            fresh = path is not None and path != ":memory:" and not os.path.exists(path)
+            self._store = _open(self.url)
+            self.url = self._store.url
+            self._created = path if fresh else None
+        self._store.ingest(records)
+        self._stored = True
+
+    def __enter__(self) -> _LazyStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._store is None:
+            return
+        self._store.close()
+        if self._created is not None and not self._stored:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self._created + suffix)
+
+
 @main.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8", errors="surrogateescape"))
 @click.option(
@@ -629,7 +665,8 @@ def import_(file: IO[str], store_url: str | None) -> None:
     size = os.fstat(file.fileno()).st_size if file.name != "<stdin>" else None
     imported, rejected, bad_lines, problems = 0, 0, 0, []
     pending: list[Any] = []
-    with _open(store_url) as store, _progress(f"importing {file.name}", size) as advance:
+    url = store_url or default_store_url()
+    with _LazyStore(url) as store, _progress(f"importing {file.name}", size) as advance:
         for number, document in _documents(file, advance):
             if isinstance(document, ValueError):
                 errors = [f"not JSON: {document}"]
