@@ -5,7 +5,10 @@ Delivery is at-least-once within bounds. A batch the store refuses with a transi
 and retried with exponential backoff by one background thread (``_retry.RetryBuffer``), so neither the application
 nor the SDK's batch worker ever waits on an outage: while the store is out, ``export`` only
 appends to the buffer. Spans past the buffer's size or age bound are dropped, counted in
-``failed_spans`` and the ``agentel.exporter.dropped_spans`` metric, and logged once. Ingest
+``failed_spans`` and the ``agentel.exporter.dropped_spans`` metric, logged once, and recorded
+on the store (``Store.dropped_spans``) with the next write that succeeds, as are the spans the
+batch processor could not queue (``count_dropped``). Every store call runs under
+``suppress_instrumentation``: agentel never traces its own writes. Ingest
 is idempotent, so a batch written twice around a failure is stored once.
 """
 
@@ -14,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Sequence
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -82,6 +87,8 @@ class StoreSpanExporter(SpanExporter):
         self.shutdown_timeout_millis = DEFAULT_SHUTDOWN_MILLIS
         self.exported_spans = 0
         self.failed_spans = 0
+        self.service_name: str | None = None
+        self._unrecorded_drops = 0
         self._shutdown = False
         self._logged_drop = False
         self._dropped_counter = get_meter(
@@ -108,6 +115,7 @@ class StoreSpanExporter(SpanExporter):
     def _init_threading(self, forked: bool = False) -> None:
         """Write lock, retry buffer and retry thread; a forked child starts over with its own."""
         self._lock = threading.Lock()  # one store write at a time
+        self._count_lock = threading.Lock()  # failed_spans and the drops not yet recorded
         self._retry.reset()
         if forked and self._owns_store and self._store is not None:
             # never use, nor close, a parent's connection in the child: keep it referenced
@@ -130,7 +138,7 @@ class StoreSpanExporter(SpanExporter):
     def store(self) -> Store:
         """The open store (opened on first use)."""
         if self._store is None:
-            with self._lock:
+            with self._lock, suppress_instrumentation():
                 if self._store is None:
                     self._store = self._open()
         return self._store
@@ -181,10 +189,40 @@ class StoreSpanExporter(SpanExporter):
         return True
 
     def _ingest(self, records: list[SpanRecord]) -> None:
+        """Write a batch; like every store call of ours, with instrumentation suppressed, so
+        a pymongo, sqlite3 or HTTP instrumentation never records agentel's own writes."""
         store = self.store
-        with self._lock:
+        with self._lock, suppress_instrumentation():
             store.ingest(records)
+            self._record_drops(store)
         self.exported_spans += len(records)
+
+    def _record_drops(self, store: Store) -> None:
+        """Put the drops counted since the last write on the store (under ``self._lock``)."""
+        with self._count_lock:
+            count, self._unrecorded_drops = self._unrecorded_drops, 0
+        if not count:
+            return
+        try:
+            with suppress_instrumentation():
+                store.record_dropped_spans(
+                    count,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    service_name=self.service_name,
+                )
+        except Exception:
+            logger.debug("agentel: recording %d dropped span(s) failed", count, exc_info=True)
+            with self._count_lock:
+                self._unrecorded_drops += count
+
+    def count_dropped(
+        self, count: int, why: str = "the batch span processor's queue is full"
+    ) -> None:
+        """Count spans lost before they reached this exporter, like its own drops: in
+        ``failed_spans``, the dropped-spans metric, one log line, and on the store with the
+        next write."""
+        self._drop(count, why)
 
     def _salvage(self, records: list[SpanRecord], exc: BaseException) -> bool:
         """The store refused a batch for its content: store its spans one by one."""
@@ -204,7 +242,9 @@ class StoreSpanExporter(SpanExporter):
     def _drop(self, count: int, why: str, exc: BaseException | None = None) -> None:
         if count <= 0:
             return
-        self.failed_spans += count
+        with self._count_lock:
+            self.failed_spans += count
+            self._unrecorded_drops += count
         with contextlib.suppress(Exception):
             self._dropped_counter.add(count)
         if not self._logged_drop:
@@ -222,8 +262,23 @@ class StoreSpanExporter(SpanExporter):
 
     # --- flush and shutdown -----------------------------------------------------------------
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Retry buffered spans now; True when none is left waiting (within the timeout)."""
-        return self._retry.flush(time.monotonic() + timeout_millis / 1000)
+        """Retry buffered spans now; True when none is left waiting (within the timeout).
+
+        Drops counted since the last write are then recorded on the store.
+        """
+        deadline = time.monotonic() + timeout_millis / 1000
+        done = self._retry.flush(deadline)
+        if (
+            done
+            and self._unrecorded_drops
+            and self._store is not None
+            and self._lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+        ):
+            try:
+                self._record_drops(self._store)
+            finally:
+                self._lock.release()
+        return done
 
     def shutdown(self, timeout_millis: int = DEFAULT_SHUTDOWN_MILLIS) -> None:
         """Give buffered spans one last chance, then close the store.
@@ -246,7 +301,10 @@ class StoreSpanExporter(SpanExporter):
             return
         try:
             if self._store is not None:
-                self._store.close()
+                if not left:  # the store answers: put the drops counted since the last write
+                    self._record_drops(self._store)
+                with suppress_instrumentation():
+                    self._store.close()
         except Exception:
             logger.debug("agentel: closing %s failed", redact_url(self.url), exc_info=True)
         finally:

@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from agentel.store import SpanRecord
 
 logger = logging.getLogger("agentel.exporters")
@@ -158,7 +160,11 @@ class RetryBuffer:
             )
 
     def _retry_loop(self) -> None:
-        """The background thread (not under the lock)."""
+        """The background thread (not under the lock), with instrumentation suppressed."""
+        with suppress_instrumentation():
+            self._retry()
+
+    def _retry(self) -> None:
         backoff = INITIAL_BACKOFF_SECONDS
         while True:
             with self._cond:

@@ -15,6 +15,7 @@ from typing import Any
 
 from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from agentel.exporters._base import StoreSpanExporter
@@ -159,6 +160,10 @@ class LiveRunSpanProcessor(SpanProcessor):
                 self._thread.start()
 
     def _work(self) -> None:
+        with suppress_instrumentation():  # our writes are not the application's
+            self._loop()
+
+    def _loop(self) -> None:
         while True:
             items = [self._queue.get()]
             while len(items) < 64:

@@ -469,10 +469,13 @@ def stats(
 
     model/provider: LLM and embedding calls whose usage counts towards runs (a framework
     span around a provider span counts once); tool: tool calls; agent/day/hour: runs, by
-    their start (UTC). Percentiles are nearest-rank over finished items.
+    their start (UTC). Percentiles are nearest-rank over finished items. Processes that
+    dropped spans before they reached the store are listed after the table (on stderr for
+    json and csv).
     """
     with _open(store_url, existing=True) as store:
         rows = store.stats(by, since=since, until=until)
+        drops = store.dropped_spans()
     if output == "json":
         _echo_json(rows)
     elif output == "csv":
@@ -486,6 +489,18 @@ def stats(
         console.print(fmt.stats_table(rows, by))
         console.print()
         console.print(fmt.cost_chart(rows, by, width=min(50, max(10, console.width - 40))))
+    for line in drop_lines(drops):
+        click.echo(line, err=output != "table")
+
+
+def drop_lines(drops: list[dict[str, Any]]) -> list[str]:
+    """One warning per process that lost spans before they reached the store."""
+    return [
+        f"warning: {d['dropped']} span(s) dropped in process {d['pid']} on {d['host']}"
+        + (f" ({d['service_name']})" if d["service_name"] else "")
+        + f", last at {d['last_at']}: its runs may be incomplete"
+        for d in drops
+    ]
 
 
 def _resolve_export(store: Store, run: str | None, trace: str | None) -> dict[str, str]:

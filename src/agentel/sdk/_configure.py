@@ -12,14 +12,17 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from agentel.exporters._base import StoreSpanExporter
+from agentel.exporters.batch import CountingBatchSpanProcessor
 from agentel.exporters.processor import LiveRunSpanProcessor, RunIdSpanProcessor
 from agentel.instrumentation._config import set_default_redactor
 from agentel.sdk._logging import install_queue_full_filter
+from agentel.semconv.attributes import METRIC_AGENTEL_EXPORTER_DROPPED_SPANS
 from agentel.semconv.pricing import PriceBook, set_default_pricebook
 from agentel.store import Store, default_store_url, open_store
 
@@ -86,7 +89,8 @@ def _within(deadline: float, work: Callable[[], bool]) -> bool:
 
     def run() -> None:
         try:
-            outcome.append(bool(work()))
+            with suppress_instrumentation():  # flushing writes to the store: not the app's
+                outcome.append(bool(work()))
         except Exception:
             logger.debug("agentel: flush or shutdown failed", exc_info=True)
             outcome.append(False)
@@ -128,6 +132,7 @@ class Handle:
         self._exporter = exporter
         self._lock = threading.Lock()
         self._shut = False
+        self._dropped_seen = 0
 
     @property
     def exporter(self) -> StoreSpanExporter | None:
@@ -143,13 +148,20 @@ class Handle:
     """The MeterProvider ``configure(otlp=...)`` created for metrics over OTLP, if any."""
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Export everything buffered so far; True when it all reached the store in time."""
+        """Export everything buffered so far; True when it all reached the store in time.
+
+        False as well when spans were dropped since the previous flush (a full batch queue,
+        an outage past the retry buffer): ``exporter.failed_spans`` says how many.
+        """
         deadline = time.monotonic() + timeout_millis / 1000
 
         def flush() -> bool:
             ok = all([p.force_flush(_millis_left(deadline)) for p in self.processors])
             if self._exporter is not None:  # spans held back by a store outage
                 ok = self._exporter.force_flush(_millis_left(deadline)) and ok
+                dropped = self._exporter.failed_spans
+                ok = ok and dropped == self._dropped_seen
+                self._dropped_seen = dropped
             if self.meter_provider is not None:
                 ok = self.meter_provider.force_flush(_millis_left(deadline)) and ok
             return ok
@@ -229,10 +241,11 @@ def configure(
     processors: list[SpanProcessor] = [RunIdSpanProcessor()]
     exporter = _store_exporter(store) if store else None
     if exporter is not None:
+        exporter.service_name = provider.resource.attributes.get(SERVICE_NAME)  # type: ignore[assignment]
         processors.append(LiveRunSpanProcessor(exporter))
-        processors.append(BatchSpanProcessor(exporter))
+        processors.append(CountingBatchSpanProcessor(exporter, exporter.count_dropped))
     if otlp:
-        processors.append(BatchSpanProcessor(_otlp_exporter(otlp)))
+        processors.append(CountingBatchSpanProcessor(_otlp_exporter(otlp), _OTLPDrops()))
     for processor in processors:
         provider.add_span_processor(processor)
     if owns:
@@ -261,6 +274,31 @@ def configure(
     handle.meter_provider = meter_provider
     atexit.register(handle.shutdown, 5_000)
     return handle
+
+
+class _OTLPDrops:
+    """Counts spans the OTLP batch processor could not queue: a metric and one log line."""
+
+    def __init__(self) -> None:
+        from opentelemetry.metrics import get_meter
+
+        self.count = 0
+        self._counter = get_meter("agentel.exporters").create_counter(
+            METRIC_AGENTEL_EXPORTER_DROPPED_SPANS,
+            unit="{span}",
+            description="Spans a store exporter gave up on.",
+        )
+
+    def __call__(self, count: int) -> None:
+        self.count += count
+        self._counter.add(count, {"destination": "otlp"})
+        if self.count == count:
+            logger.error(
+                "agentel: dropped %d span(s) bound for OTLP: the batch queue is full "
+                "(further drops are counted in the %s metric, not logged)",
+                count,
+                METRIC_AGENTEL_EXPORTER_DROPPED_SPANS,
+            )
 
 
 def _otlp_protocol(signal: str) -> str:

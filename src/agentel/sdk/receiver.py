@@ -28,6 +28,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import uvicorn
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -266,7 +267,8 @@ class TracesEndpoint:
         records, errors = otlp_json.decode(document)
         del document
         try:
-            self.store.ingest(records)
+            with suppress_instrumentation():
+                self.store.ingest(records)
         except Exception as exc:
             logger.error("agentel receive: store %s failed: %s", self.store.url, exc)
             raise BodyError(HTTPStatus.SERVICE_UNAVAILABLE, f"store unavailable: {exc}") from exc

@@ -54,6 +54,22 @@ def feedback_entry(
     }
 
 
+def dropped_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``dropped_spans()`` rows, the same on every backend: times as ISO, most drops first."""
+    rows = [
+        {
+            "host": e["host"],
+            "pid": int(e["pid"]),
+            "service_name": e.get("service_name"),
+            "dropped": int(e["dropped"]),
+            "first_at": iso_time(e["first_ns"]),
+            "last_at": iso_time(e["last_ns"]),
+        }
+        for e in entries
+    ]
+    return sorted(rows, key=lambda r: (-r["dropped"], r["host"], r["pid"]))
+
+
 def cutoff_ns(older_than: datetime | timedelta) -> int:
     """Nanoseconds since the epoch of a prune cut-off: an absolute time or an age from now."""
     if isinstance(older_than, timedelta):
@@ -399,6 +415,20 @@ class Store(ABC):
     @abstractmethod
     def resolve_trace_id(self, trace_id: str) -> str:
         """The full trace id for an id or unique prefix."""
+
+    # --- spans lost before the store ---------------------------------------------------------
+    @abstractmethod
+    def record_dropped_spans(
+        self, count: int, *, host: str, pid: int, service_name: str | None = None
+    ) -> None:
+        """Add ``count`` to the spans process ``pid`` on ``host`` lost before they reached
+        any store (a full batch queue, an outage longer than the retry buffer), so readers
+        of this store learn that some runs are incomplete."""
+
+    @abstractmethod
+    def dropped_spans(self) -> list[dict[str, Any]]:
+        """Per process that recorded drops: host, pid, service_name, dropped, first_at,
+        last_at; most drops first."""
 
     # --- feedback and retention -------------------------------------------------------------
     @abstractmethod

@@ -20,6 +20,7 @@ from agentel.store.base import (
     check_prefix,
     check_score,
     cutoff_ns,
+    dropped_entries,
     feedback_entry,
     pick_prefix,
     run_sort_key,
@@ -50,6 +51,7 @@ class MemoryStore(Store):
         self._by_run: dict[str, set[Key]] = {}
         self._runs: dict[str, RunRecord] = {}
         self._feedback: list[dict[str, Any]] = []
+        self._dropped: dict[tuple[str, int], dict[str, Any]] = {}
 
     # --- ingest primitives ------------------------------------------------------------------
     @contextlib.contextmanager
@@ -204,6 +206,26 @@ class MemoryStore(Store):
             return summarize(run_fact(r, by) for r in self._runs.values() if within(r.start_ns))
 
     # --- feedback and retention -------------------------------------------------------------
+    def record_dropped_spans(
+        self, count: int, *, host: str, pid: int, service_name: str | None = None
+    ) -> None:
+        if count <= 0:
+            return
+        now = time.time_ns()
+        with self._lock:
+            entry = self._dropped.setdefault(
+                (host, pid),
+                {"host": host, "pid": pid, "service_name": None, "dropped": 0, "first_ns": now},
+            )
+            entry["dropped"] += count
+            entry["last_ns"] = now
+            entry["service_name"] = service_name or entry["service_name"]
+
+    def dropped_spans(self) -> list[dict[str, Any]]:
+        with self._lock:
+            entries = [dict(e) for e in self._dropped.values()]
+        return dropped_entries(entries)
+
     def add_feedback(
         self, run_id: str, score: float, comment: str | None = None, *, label: str | None = None
     ) -> dict[str, Any]:

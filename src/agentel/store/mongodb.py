@@ -33,6 +33,7 @@ from agentel.store.base import (
     check_prefix,
     check_score,
     cutoff_ns,
+    dropped_entries,
     feedback_entry,
     pick_prefix,
 )
@@ -214,6 +215,7 @@ class MongoStore(Store):
         self._spans = db["spans"]
         self._runs = db["runs"]
         self._feedback = db["feedback"]
+        self._dropped = db["dropped_spans"]
         try:
             self._ensure_indexes(ttl_days if ttl_days is not None else ttl_days_from_env())
             with contextlib.suppress(pymongo.errors.OperationFailure):  # a read-only user
@@ -489,6 +491,24 @@ class MongoStore(Store):
         return summarize(run_fact(_run_from_doc(d), by) for d in docs)
 
     # --- feedback and retention -------------------------------------------------------------
+    def record_dropped_spans(
+        self, count: int, *, host: str, pid: int, service_name: str | None = None
+    ) -> None:
+        if count <= 0:
+            return
+        now = time.time_ns()
+        update: dict[str, Any] = {
+            "$inc": {"dropped": count},
+            "$set": {"last_ns": now},
+            "$setOnInsert": {"host": host, "pid": pid, "first_ns": now},
+        }
+        if service_name:
+            update["$set"]["service_name"] = service_name
+        self._dropped.update_one({"_id": f"{host}:{pid}"}, update, upsert=True)
+
+    def dropped_spans(self) -> list[dict[str, Any]]:
+        return dropped_entries(list(self._dropped.find({}, {"_id": 0})))
+
     def add_feedback(
         self, run_id: str, score: float, comment: str | None = None, *, label: str | None = None
     ) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from agentel.store.base import (
     check_prefix,
     check_score,
     cutoff_ns,
+    dropped_entries,
     feedback_entry,
     pick_prefix,
 )
@@ -171,6 +172,19 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
 
 
 SCHEMA_VERSION = schema_migrations()[-1][0]
+
+_DROPPED_TABLE = (
+    "CREATE TABLE IF NOT EXISTS dropped_spans (\n"
+    "  host TEXT NOT NULL,\n"
+    "  pid INTEGER NOT NULL,\n"
+    "  service_name TEXT,\n"
+    "  dropped INTEGER NOT NULL,\n"
+    "  first_ns INTEGER NOT NULL,\n"
+    "  last_ns INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (host, pid)\n)"
+)
+"""Created by the first recorded drop, not by a migration: most stores never need it, and a
+reader of an older store finds no table and so no drops."""
 
 
 def _create_private(path: str) -> bool:
@@ -363,6 +377,35 @@ class SQLiteStore(Store):
                 "UPDATE runs SET status = 'abandoned' WHERE run_id = ? AND status = 'running'",
                 [(r,) for r in run_ids],
             )
+
+    # --- spans lost before the store ---------------------------------------------------------
+    def record_dropped_spans(
+        self, count: int, *, host: str, pid: int, service_name: str | None = None
+    ) -> None:
+        if count <= 0:
+            return
+        now = time.time_ns()
+        with self._writing():
+            self.conn.execute(_DROPPED_TABLE)
+            self.conn.execute(
+                "INSERT INTO dropped_spans (host, pid, service_name, dropped, first_ns, last_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (host, pid) DO UPDATE SET "
+                "dropped = dropped + excluded.dropped, last_ns = excluded.last_ns, "
+                "service_name = coalesce(excluded.service_name, service_name)",
+                (host, pid, service_name, count, now, now),
+            )
+
+    def dropped_spans(self) -> list[dict[str, Any]]:
+        try:
+            rows = self.conn.execute(
+                "SELECT host, pid, service_name, dropped, first_ns, last_ns FROM dropped_spans"
+            ).fetchall()
+        except sqlite3.OperationalError as exc:  # no drop recorded yet: no table
+            if "no such table" not in str(exc):
+                raise
+            return []
+        names = ("host", "pid", "service_name", "dropped", "first_ns", "last_ns")
+        return dropped_entries([dict(zip(names, row, strict=True)) for row in rows])
 
     # --- feedback and retention -------------------------------------------------------------
     def add_feedback(
