@@ -218,3 +218,71 @@ def test_a_changed_system_prompt_fails_strict_naming_the_message(instrumented, s
         'call 1: system[0].content differs: "You answer weather questions using the tools." '
         '(recorded call 1, anthropic claude-sonnet-4-6) vs "Be brief."'
     )
+
+
+# --- a google-genai (Gemini API) tool loop --------------------------------------------------
+def gemini_loop(client: Any, question: str) -> str:
+    """Ask, run the function the model calls, send its result back, return the answer."""
+    from google.genai import types
+
+    weather = types.FunctionDeclaration(
+        name="get_weather",
+        description="Current weather for a city.",
+        parameters_json_schema={
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    )
+    config = types.GenerateContentConfig(
+        system_instruction=SYSTEM,
+        tools=[types.Tool(function_declarations=[weather])],
+        temperature=0.2,
+    )
+    contents: list[Any] = [types.Content(role="user", parts=[types.Part(text=question)])]
+    with agent("gemini-weather"):
+        for _ in range(4):
+            response = client.models.generate_content(
+                model="gemini-2.5-flash", contents=contents, config=config
+            )
+            calls = response.function_calls or []
+            if not calls:
+                return response.text or ""
+            contents.append(response.candidates[0].content)
+            for call in calls:
+                with tool(call.name):
+                    result = {"city": call.args["city"], "temp_c": 14}
+                contents.append(
+                    types.Content(
+                        role="user",
+                        parts=[types.Part.from_function_response(name=call.name, response=result)],
+                    )
+                )
+        return ""
+
+
+def test_gemini_tool_loop_round_trip(fanout, sqlite_recording):
+    from google import genai
+    from google.genai import types
+
+    from agentel.instrumentation.google_genai import GoogleGenAIInstrumentor
+
+    instrumentor = GoogleGenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=trace.get_tracer_provider(), capture_content=True)
+    try:
+        with ScriptedLLMServer(auto=False) as server:
+            server.enqueue(
+                Reply.tool_calls(ToolCall("get_weather", {"city": "Paris"})),
+                Reply.text("It is 14C in Paris.", usage=Usage(input_tokens=90, output_tokens=9)),
+            )
+            options = types.HttpOptions(base_url=server.url)
+            answer = gemini_loop(genai.Client(api_key="k", http_options=options), "Paris?")
+        recorded = newest(sqlite_recording)
+
+        def rerun(served) -> None:
+            client = genai.Client()  # GOOGLE_GEMINI_BASE_URL and GEMINI_API_KEY from the replay
+            assert gemini_loop(client, "Paris?") == answer
+
+        round_trip(sqlite_recording, recorded, rerun)
+    finally:
+        instrumentor.uninstrument()

@@ -4,8 +4,8 @@ Each request the agent makes is read the way agentel's instrumentation records o
 parts-based messages, tool definitions and parameters, same redaction), so it compares with
 the recorded calls field by field. The earliest unserved call that matches exactly answers;
 order only breaks ties between identical requests. The answer is rendered in the wire format
-of the request (OpenAI chat or Responses, Anthropic messages), streamed when the request
-streams, whichever way the call was recorded.
+of the request (OpenAI chat or Responses, Anthropic messages, Gemini generateContent),
+streamed when the request streams, whichever way the call was recorded.
 
 ``strict`` (the default): a request that matches no unserved recorded call gets an HTTP 400
 naming the call and the first differing field, the replay is marked failed, and every later
@@ -38,9 +38,6 @@ from ._script import Reply
 from ._server import ScriptedLLMServer
 
 Redactor = Callable[[str], str]
-
-BASE_URL_VARIABLES = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
-"""Environment variables pointing SDKs at the replay server (their ``url`` suffix differs)."""
 
 _MARKER = re.compile(
     r"\[[^\[\]\n]*redacted[^\[\]\n]*\]|<[^<>\n]*redacted[^<>\n]*>|\*{4,}|redacted",
@@ -84,6 +81,20 @@ def differences(recorded: Any, got: Any, path: str = "") -> list[tuple[str, Any,
 _API_READERS: dict[str, Callable[..., Any]] = {}
 
 
+def _gemini_request(config: InstrumentationConfig, instance: Any, args: tuple, body: Any) -> Any:
+    """A Gemini REST body read as the google-genai call that sent it (``config`` holds the
+    generation parameters, system instruction and tools, which the reader takes in either
+    spelling)."""
+    from agentel.instrumentation.google_genai._models import content_request
+
+    options = dict(body.get("generationConfig") or {})
+    for key in ("systemInstruction", "tools"):
+        if body.get(key) is not None:
+            options[key] = body[key]
+    call = {"model": body.get("model"), "contents": body.get("contents"), "config": options}
+    return content_request(config, instance, call, stream=False)
+
+
 def _reader(api: str) -> Callable[..., Any] | None:
     """The instrumentation's request reader for a wire format (imported on first use)."""
     if not _API_READERS:
@@ -92,7 +103,10 @@ def _reader(api: str) -> Callable[..., Any] | None:
         from agentel.instrumentation.openai._responses import responses_request
 
         _API_READERS.update(
-            chat=chat_request, responses=responses_request, anthropic=messages_request
+            chat=chat_request,
+            responses=responses_request,
+            anthropic=messages_request,
+            gemini=_gemini_request,
         )
     return _API_READERS.get(api)
 
@@ -309,8 +323,9 @@ def replay_environment(server: ScriptedLLMServer) -> dict[str, str]:
     env = {
         "OPENAI_BASE_URL": server.openai_base_url,
         "ANTHROPIC_BASE_URL": server.anthropic_base_url,
+        "GOOGLE_GEMINI_BASE_URL": server.url,
     }
-    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
         if not os.environ.get(key):
             env[key] = "agentel-replay"
     return env
