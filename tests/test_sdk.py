@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,56 @@ def test_queue_full_warnings_are_rate_limited() -> None:
     qfilter.interval = 0
     later = record("Queue full, dropping %s.")
     assert qfilter.filter(later) and "999 more drops not logged" in later.getMessage()
+
+
+def test_a_second_configure_returns_the_handle_or_adds_a_destination(tmp_path: Path) -> None:
+    """Issue 14 item 6: the same store gives the same handle; another store is a second
+    destination sharing the instrumentation, which stays on until the last handle stops."""
+    code = """
+import json
+import openai
+import agentel.sdk
+from agentel.instrumentation import agent
+from agentel.instrumentation.openai import OpenAIInstrumentor
+from agentel.testing import ScriptedLLMServer
+
+h1 = agentel.sdk.configure("sqlite:///one.db", instrument="openai")
+same = agentel.sdk.configure("sqlite:///one.db", instrument="openai")
+h2 = agentel.sdk.configure("sqlite:///two.db", instrument="openai")
+checks = {"same": same is h1, "other": h2 is not h1}
+with ScriptedLLMServer() as server:
+    client = openai.OpenAI(base_url=server.openai_base_url, api_key="k", max_retries=0)
+
+    def runs(count):
+        for _ in range(count):
+            with agent("courier"):
+                client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+
+    runs(3)
+    checks["flushed"] = [h1.force_flush(), h2.force_flush()]
+    h1.shutdown()
+    checks["on_after_h1"] = OpenAIInstrumentor().is_instrumented_by_opentelemetry
+    runs(2)
+    h2.shutdown()
+    checks["on_after_h2"] = OpenAIInstrumentor().is_instrumented_by_opentelemetry
+    checks["failed"] = [h1.exporter.failed_spans, h2.exporter.failed_spans]
+print(json.dumps(checks))
+"""
+    out = run_python(code, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "dropped" not in out.stderr, out.stderr
+    checks = json.loads(out.stdout.strip().splitlines()[-1])
+    assert checks == {
+        "same": True,
+        "other": True,
+        "flushed": [True, True],
+        "on_after_h1": True,
+        "on_after_h2": False,
+        "failed": [0, 0],
+    }
+    for name, expected in (("one.db", 3), ("two.db", 5)):
+        with open_store(f"sqlite:///{tmp_path / name}") as store:
+            runs = store.runs(limit=None)
+            assert len(runs) == expected, name
+            assert all((r["llm_calls"], r["span_count"]) == (1, 2) for r in runs), runs

@@ -2,8 +2,8 @@
 
 The SDK drops a span when its queue is full and says so in one log line; nothing counts it.
 ``CountingBatchSpanProcessor`` checks the queue before handing a span over and, when it is
-full (or the processor is shut down), reports the span to ``on_drop`` instead, so that
-stored + dropped = ended, exactly. Emitters take turns on a lock so the check and the
+full, reports the span to ``on_drop`` instead, so that stored + dropped = ended, exactly.
+Once shut down (on purpose: its handle was shut down) it ignores spans, silently. Emitters take turns on a lock so the check and the
 enqueue are one step; the SDK's worker only ever empties the queue.
 
 Its defaults are sized for a busy agent (see ``benchmarks/drops.py``); the standard
@@ -95,10 +95,10 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
             super().on_end(span)
             return
         with self._emit_lock:
-            if self._closed() or len(self._queue) >= self._capacity:
-                dropped = True
-            else:
-                dropped = False
+            if self._closed():  # shut down on purpose (a handle's shutdown): not a loss
+                return
+            dropped = len(self._queue) >= self._capacity
+            if not dropped:
                 super().on_end(span)
         if dropped:
             try:

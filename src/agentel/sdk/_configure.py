@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -123,11 +124,14 @@ class Handle:
         store_url: str | None,
         owns_provider: bool,
         exporter: StoreSpanExporter | None = None,
+        otlp: bool | str = False,
     ) -> None:
         self.provider = provider
         self.processors = processors
         self.instrumentors = instrumentors
+        """The instrumentors agentel switched on, shared by every active handle."""
         self.store_url = store_url
+        self.otlp = otlp
         self._owns_provider = owns_provider
         self._exporter = exporter
         self._lock = threading.Lock()
@@ -169,7 +173,8 @@ class Handle:
         return _within(deadline, flush)
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
-        """Flush, stop the exporters and remove the instrumentation; idempotent.
+        """Flush and stop this handle's destinations; idempotent. The last active handle also
+        removes the instrumentation (another handle's destinations still need it).
 
         Returns within ``timeout_millis``; spans not delivered by then are counted as dropped.
         """
@@ -178,7 +183,14 @@ class Handle:
                 return
             self._shut = True
         deadline = time.monotonic() + timeout_millis / 1000
-        for instrumentor in self.instrumentors:
+        with _ACTIVE_LOCK:
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+            last = not _ACTIVE
+            instrumentors = list(self.instrumentors) if last else []
+            if last:
+                self.instrumentors.clear()
+        for instrumentor in instrumentors:
             try:
                 instrumentor.uninstrument()
             except Exception:
@@ -202,6 +214,23 @@ class Handle:
         _within(deadline, stop)
 
 
+_ACTIVE: list[Handle] = []
+"""Handles not shut down yet, oldest first: they share one provider and the instrumentors."""
+_ACTIVE_LOCK = threading.RLock()
+_STAMPED: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
+"""Providers that already have agentel's RunIdSpanProcessor."""
+
+
+def _existing(store: str | None, otlp: bool | str) -> Handle | None:
+    """The active handle writing to ``store`` (or, without a store, to the same OTLP target)."""
+    for handle in _ACTIVE:
+        if store and handle.store_url == store:
+            return handle
+        if not store and not handle.store_url and otlp and handle.otlp == otlp:
+            return handle
+    return None
+
+
 def configure(
     store: str | None = "sqlite:///agentel.db",
     *,
@@ -220,13 +249,52 @@ def configure(
     (USD per 1M tokens). ``redact`` rewrites every captured prompt / completion / tool text
     (instrumentors and the manual API) before it is recorded. If a global SDK TracerProvider already exists, agentel adds its
     processors to it instead of replacing it.
+
+    Called again while a handle is active: with the same store (or, with no store, the same
+    OTLP target) it returns that handle unchanged; with another store it adds that store as a
+    destination and returns a handle for it. Every span then goes once to each destination,
+    the instrumentors stay shared (and on until the last handle shuts down), and the first
+    call's ``capture_content`` holds; ``redact`` and ``prices`` change only when given.
     """
     wanted = _wanted(instrument)  # validate before changing anything
     if store == "sqlite:///agentel.db":
         store = default_store_url()
+    with _ACTIVE_LOCK:
+        found = _existing(store, otlp)
+        if found is not None:
+            logger.info("agentel: configure() already records to %s; same handle", store or otlp)
+            return found
+        handle = _configure(
+            store,
+            otlp,
+            wanted,
+            service_name,
+            capture_content,
+            prices,
+            redact,
+            joining=bool(_ACTIVE),
+        )
+        _ACTIVE.append(handle)
+    atexit.register(handle.shutdown, 5_000)
+    return handle
+
+
+def _configure(
+    store: str | None,
+    otlp: bool | str,
+    wanted: list[str],
+    service_name: str | None,
+    capture_content: bool | None,
+    prices: Mapping[str, Mapping[str, Any]] | None,
+    redact: Callable[[str], str] | None,
+    *,
+    joining: bool,
+) -> Handle:
+    """Set up one destination (and, unless ``joining`` an active handle, the shared parts)."""
     if prices is not None:
         set_default_pricebook(PriceBook.from_env(overrides=prices))
-    set_default_redactor(redact)
+    if redact is not None or not joining:
+        set_default_redactor(redact)
     install_queue_full_filter()
 
     current = trace.get_tracer_provider()
@@ -238,7 +306,10 @@ def configure(
         provider = TracerProvider(resource=Resource.create(attrs), shutdown_on_exit=False)
         owns = True
 
-    processors: list[SpanProcessor] = [RunIdSpanProcessor()]
+    processors: list[SpanProcessor] = []
+    if provider not in _STAMPED:
+        processors.append(RunIdSpanProcessor())
+        _STAMPED.add(provider)
     exporter = _store_exporter(store) if store else None
     if exporter is not None:
         exporter.service_name = provider.resource.attributes.get(SERVICE_NAME)  # type: ignore[assignment]
@@ -252,7 +323,7 @@ def configure(
         trace.set_tracer_provider(provider)
     meter_provider = _otlp_meter_provider(otlp, provider.resource) if otlp else None
 
-    instrumentors = []
+    instrumentors = _ACTIVE[0].instrumentors if joining else []
     for name in wanted:
         try:
             instrumentor = _load(INSTRUMENTORS[name])()
@@ -270,9 +341,8 @@ def configure(
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentors.append(instrumentor)
 
-    handle = Handle(provider, processors, instrumentors, store, owns, exporter)
+    handle = Handle(provider, processors, instrumentors, store, owns, exporter, otlp)
     handle.meter_provider = meter_provider
-    atexit.register(handle.shutdown, 5_000)
     return handle
 
 
