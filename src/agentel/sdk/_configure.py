@@ -222,9 +222,12 @@ _STAMPED: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
 
 
 def _existing(store: str | None, otlp: bool | str) -> Handle | None:
-    """The active handle writing to ``store`` (or, without a store, to the same OTLP target)."""
+    """The active handle writing to ``store`` (or, without a store, to the same OTLP target).
+
+    Each ``memory://`` is a store of its own, never the same as another.
+    """
     for handle in _ACTIVE:
-        if store and handle.store_url == store:
+        if store and handle.store_url == store and not store.startswith("memory:"):
             return handle
         if not store and not handle.store_url and otlp and handle.otlp == otlp:
             return handle
