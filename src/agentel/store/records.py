@@ -12,6 +12,11 @@ from agentel.semconv.normalize import normalized_values
 from agentel.semconv.pricing import default_pricebook
 from agentel.store.sanitize import clean_attributes, clean_events, clean_fields
 
+try:  # the optional speed-up (``agentel[speedups]``); the json module is the reference
+    import orjson
+except ImportError:  # pragma: no cover - exercised by the no-speedups test
+    orjson = None  # type: ignore[assignment]
+
 TOKEN_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -73,8 +78,34 @@ def _c_encoder() -> Any:
 _C_ENCODE = _c_encoder()
 
 
+_FAST_OPTIONS = (
+    (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS) if orjson else 0
+)
+
+
+def _fast_json(value: Any) -> str | None:
+    """``value`` encoded by orjson, or None where its output could differ from the json
+    module's beyond number spelling (``5.7e-5`` for ``5.7e-05``, the same float).
+
+    orjson refuses (and so leaves to the json module) lone surrogates, integers past 64 bits,
+    non-string keys and, through ``default``, dates and dataclasses. It writes NaN and
+    infinities as ``null``, which the json module path turns into strings: any ``null`` in
+    the output hands the value back too (a ``None`` is rare in span data; the answer stays
+    right, only slower).
+    """
+    try:
+        encoded = orjson.dumps(value, default=_unencodable, option=_FAST_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return None
+    if b"null" in encoded:
+        return None
+    return encoded.decode()
+
+
 def dump_json(value: Any) -> str:
     """Encode attributes/events as strict JSON; NaN, inf and odd types become strings."""
+    if orjson is not None and (fast := _fast_json(value)) is not None:
+        return fast
     try:
         if _C_ENCODE is not None:
             return "".join(_C_ENCODE(value, 0))
