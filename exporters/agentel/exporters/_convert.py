@@ -53,10 +53,11 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
     events = span.events if getattr(span, "_events", True) else None
     links = span.links if getattr(span, "_links", True) else None
     attributes, clean = _attrs(span.attributes)
+    # "%032x" % n spells ids exactly as format(n, "032x") does, in half the time
     return build_span_record(
-        trace_id=format(ctx.trace_id, "032x"),
-        span_id=format(ctx.span_id, "016x"),
-        parent_span_id=format(parent.span_id, "016x") if parent is not None else None,
+        trace_id="%032x" % ctx.trace_id,  # noqa: UP031
+        span_id="%016x" % ctx.span_id,  # noqa: UP031
+        parent_span_id="%016x" % parent.span_id if parent is not None else None,  # noqa: UP031
         name=span.name,
         kind=_KINDS.get(span.kind) or span.kind.name.lower(),
         start_ns=span.start_time or 0,
@@ -73,8 +74,8 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
         else None,
         links=[
             {
-                "trace_id": format(link.context.trace_id, "032x"),
-                "span_id": format(link.context.span_id, "016x"),
+                "trace_id": "%032x" % link.context.trace_id,  # noqa: UP031
+                "span_id": "%016x" % link.context.span_id,  # noqa: UP031
                 "attributes": _attrs(link.attributes)[0],
             }
             for link in links
