@@ -30,8 +30,10 @@ Spans go to an in-memory exporter (SimpleSpanProcessor) and to the SQLite export
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import json
+import pstats
 import tempfile
 import time
 import tracemalloc
@@ -460,11 +462,85 @@ def end_to_end(rounds: int, calls: int, providers: dict[str, TracerProvider]) ->
             )
 
 
+# --- 3. side by side with the official instrumentation --------------------------------------------
+
+
+def _calls_per_create(chat: Callable[[], None], n: int = 200) -> float:
+    """Python function calls per ``create`` (cProfile's count, deterministic: no timing)."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(n):
+        chat()
+    profile.disable()
+    return sum(s[1] for s in pstats.Stats(profile).stats.values()) / n  # type: ignore[attr-defined]
+
+
+def side_by_side(rounds: int, calls: int) -> None:
+    """``chat.completions.create`` through the real SDK with no instrumentation, agentel's and
+    the official ``opentelemetry-instrumentation-openai-v2``, in CPU time of the calling thread
+    (SimpleSpanProcessor: the span is exported in that thread too), the three taking turns in
+    every round, best of ``rounds``. Also the Python function calls each adds per call."""
+    try:
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OpenAIV2
+    except ImportError:
+        print("3. side by side: opentelemetry-instrumentation-openai-v2 is not installed")
+        return
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(DiscardingExporter()))
+    plain = client()
+
+    def chat() -> None:
+        plain.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    instrumentors: dict[str, Any] = {"none": None, "agentel": OpenAIInstrumentor()}
+    instrumentors["openai-v2"] = OpenAIV2()
+    best = dict.fromkeys(instrumentors, float("inf"))
+    counted = {}
+    for round_ in range(rounds):
+        for label, instrumentor in instrumentors.items():
+            if instrumentor is not None:
+                instrumentor.instrument(tracer_provider=provider)
+            try:
+                for _ in range(10):  # warm
+                    chat()
+                if round_ == 0:
+                    counted[label] = _calls_per_create(chat)
+                gc.collect()
+                started = time.thread_time()
+                for _ in range(calls):
+                    chat()
+                best[label] = min(best[label], (time.thread_time() - started) / calls * 1e6)
+            finally:
+                if instrumentor is not None:
+                    instrumentor.uninstrument()
+    base, base_calls = best["none"], counted["none"]
+    ours, theirs = best["agentel"] - base, best["openai-v2"] - base
+    print("3. side by side: chat.completions.create through the real SDK, CPU time per call")
+    print(f"   (in-memory exporter, SimpleSpanProcessor; best of {rounds} rounds taking turns)")
+    print("   instrumentation | CPU per call | overhead   | function calls added")
+    for label in instrumentors:
+        print(
+            f"   {label:15s} | {best[label]:9.1f} µs | {best[label] - base:+7.1f} µs"
+            f" | {counted[label] - base_calls:+6.0f}"
+        )
+    print(
+        f"   agentel / openai-v2 overhead = {ours / theirs:.2f} in CPU time, "
+        f"{(counted['agentel'] - base_calls) / (counted['openai-v2'] - base_calls):.2f}"
+        " in function calls (target <= 0.50)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=5000, help="calls per round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--side-by-side-only", action="store_true", help="only view 3 (agentel vs openai-v2)"
+    )
     args = parser.parse_args()
+    if args.side_by_side_only:
+        side_by_side(args.rounds, max(args.calls // 10, 40))
+        return
 
     memory = TracerProvider()
     memory.add_span_processor(SimpleSpanProcessor(DiscardingExporter()))
@@ -482,6 +558,8 @@ def main() -> None:
         providers_isolated(args.rounds, args.calls, memory)
         print()
         end_to_end(args.rounds, max(args.calls // 10, 40), providers)
+        print()
+        side_by_side(args.rounds, max(args.calls // 10, 40))
     finally:
         sqlite.shutdown()
         tmp.cleanup()
