@@ -286,3 +286,75 @@ def test_gemini_tool_loop_round_trip(fanout, sqlite_recording):
         round_trip(sqlite_recording, recorded, rerun)
     finally:
         instrumentor.uninstrument()
+
+
+# --- a Bedrock Converse tool loop (boto3) -------------------------------------------------------
+def bedrock_loop(client: Any, question: str) -> str:
+    """Converse, run the tool the model asks for, send its result back, return the answer."""
+    tools = {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": "get_weather",
+                    "description": "Current weather for a city.",
+                    "inputSchema": {"json": TOOLS[0]["input_schema"]},
+                }
+            }
+        ]
+    }
+    messages: list[dict[str, Any]] = [{"role": "user", "content": [{"text": question}]}]
+    with agent("bedrock-weather"):
+        for _ in range(4):
+            response = client.converse(
+                modelId="anthropic.claude-3-5-haiku-20241022-v1:0",
+                system=[{"text": SYSTEM}],
+                messages=messages,
+                toolConfig=tools,
+                inferenceConfig={"maxTokens": 256, "temperature": 0.1},
+            )
+            message = response["output"]["message"]
+            messages.append(message)
+            uses = [block["toolUse"] for block in message["content"] if "toolUse" in block]
+            if not uses:
+                return "".join(block.get("text", "") for block in message["content"])
+            results = []
+            for use in uses:
+                with tool(use["name"], call_id=use["toolUseId"]):
+                    result = {"city": use["input"]["city"], "temp_c": 14}
+                results.append(
+                    {"toolResult": {"toolUseId": use["toolUseId"], "content": [{"json": result}]}}
+                )
+            messages.append({"role": "user", "content": results})
+        return ""
+
+
+def test_bedrock_converse_tool_loop_round_trip(fanout, sqlite_recording):
+    import boto3
+
+    from agentel.instrumentation.bedrock import BedrockInstrumentor
+
+    instrumentor = BedrockInstrumentor()
+    instrumentor.instrument(tracer_provider=trace.get_tracer_provider(), capture_content=True)
+    try:
+        with ScriptedLLMServer(auto=False) as server:
+            server.enqueue(
+                Reply.tool_calls(ToolCall("get_weather", {"city": "Paris"})),
+                Reply.text("It is 14C in Paris.", usage=Usage(input_tokens=90, output_tokens=9)),
+            )
+            client = boto3.client(
+                "bedrock-runtime",
+                region_name="us-east-1",
+                endpoint_url=server.url,
+                aws_access_key_id="AKIDAGENTELTEST",
+                aws_secret_access_key="not-a-secret",
+            )
+            answer = bedrock_loop(client, "Paris?")
+        recorded = newest(sqlite_recording)
+
+        def rerun(served) -> None:
+            client = boto3.client("bedrock-runtime")  # endpoint and region from the replay
+            assert bedrock_loop(client, "Paris?") == answer
+
+        round_trip(sqlite_recording, recorded, rerun)
+    finally:
+        instrumentor.uninstrument()

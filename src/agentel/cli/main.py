@@ -367,9 +367,10 @@ def rerun(
     """Run COMMAND with its LLM calls answered from the recording of RUN, deterministically.
 
     The run's LLM calls (recorded with content capture) are served by a local server in the
-    wire format each request uses (OpenAI chat and Responses, Anthropic messages, Gemini),
-    streamed when the request streams. COMMAND runs with OPENAI_BASE_URL, ANTHROPIC_BASE_URL
-    and GOOGLE_GEMINI_BASE_URL pointing at it (placeholder API keys when unset), AGENTEL_STORE set to the store and
+    wire format each request uses (OpenAI chat and Responses, Anthropic messages, Gemini,
+    Bedrock), streamed when the request streams. COMMAND runs with OPENAI_BASE_URL,
+    ANTHROPIC_BASE_URL, GOOGLE_GEMINI_BASE_URL and AWS_ENDPOINT_URL_BEDROCK_RUNTIME pointing
+    at it (placeholder API keys when unset), AGENTEL_STORE set to the store and
     AGENTEL_RERUN_OF to RUN, so the new run is recorded and linked to RUN by
     agentel.rerun.of; content capture is switched on unless the environment says otherwise.
     Requests are matched by content: model, system instructions, messages, tools and the

@@ -4,8 +4,9 @@ Each request the agent makes is read the way agentel's instrumentation records o
 parts-based messages, tool definitions and parameters, same redaction), so it compares with
 the recorded calls field by field. The earliest unserved call that matches exactly answers;
 order only breaks ties between identical requests. The answer is rendered in the wire format
-of the request (OpenAI chat or Responses, Anthropic messages, Gemini generateContent),
-streamed when the request streams, whichever way the call was recorded.
+of the request (OpenAI chat or Responses, Anthropic messages, Gemini generateContent,
+Bedrock Converse and InvokeModel), streamed when the request streams, whichever way the call
+was recorded.
 
 ``strict`` (the default): a request that matches no unserved recorded call gets an HTTP 400
 naming the call and the first differing field, the replay is marked failed, and every later
@@ -27,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from agentel.instrumentation._config import InstrumentationConfig
@@ -95,6 +97,28 @@ def _gemini_request(config: InstrumentationConfig, instance: Any, args: tuple, b
     return content_request(config, instance, call, stream=False)
 
 
+_BEDROCK_CLIENT = SimpleNamespace(
+    meta=SimpleNamespace(
+        service_model=SimpleNamespace(service_name="bedrock-runtime"), endpoint_url=None
+    )
+)
+
+
+def _bedrock_request(operation: str) -> Callable[..., Any]:
+    """A Bedrock runtime REST body read as the botocore call that sent it (the model id is
+    in the request path; the server passes it as ``model``)."""
+    from agentel.instrumentation.bedrock._runtime import bedrock_request
+
+    def read(config: InstrumentationConfig, instance: Any, args: tuple, body: Any) -> Any:
+        fields = {key: value for key, value in body.items() if key != "model"}
+        if operation == "InvokeModel":
+            fields = {"body": json.dumps(fields)}
+        params = {"modelId": body.get("model"), **fields}
+        return bedrock_request(config, _BEDROCK_CLIENT, (operation, params), {})
+
+    return read
+
+
 def _reader(api: str) -> Callable[..., Any] | None:
     """The instrumentation's request reader for a wire format (imported on first use)."""
     if not _API_READERS:
@@ -107,6 +131,8 @@ def _reader(api: str) -> Callable[..., Any] | None:
             responses=responses_request,
             anthropic=messages_request,
             gemini=_gemini_request,
+            bedrock_converse=_bedrock_request("Converse"),
+            bedrock_invoke=_bedrock_request("InvokeModel"),
         )
     return _API_READERS.get(api)
 
@@ -324,10 +350,19 @@ def replay_environment(server: ScriptedLLMServer) -> dict[str, str]:
         "OPENAI_BASE_URL": server.openai_base_url,
         "ANTHROPIC_BASE_URL": server.anthropic_base_url,
         "GOOGLE_GEMINI_BASE_URL": server.url,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url,
     }
-    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+    for key in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GEMINI_API_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ):
         if not os.environ.get(key):
             env[key] = "agentel-replay"
+    if not os.environ.get("AWS_DEFAULT_REGION") and not os.environ.get("AWS_REGION"):
+        env["AWS_DEFAULT_REGION"] = "us-east-1"
     return env
 
 
