@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentel.exporters._convert import record_from_span
+from agentel.exporters._privacy import content_capture_from_env, redact_exceptions
 from agentel.exporters._retry import RetryBuffer
 from agentel.semconv.attributes import ENV_STORE, METRIC_AGENTEL_EXPORTER_DROPPED_SPANS
 from agentel.store import SpanRecord, Store, StoreError, default_store_url, open_store
@@ -88,6 +89,8 @@ class StoreSpanExporter(SpanExporter):
         self.exported_spans = 0
         self.failed_spans = 0
         self.service_name: str | None = None
+        self.capture_content = content_capture_from_env()
+        """When False (the default), exception messages are stored redacted (``_privacy``)."""
         self._unrecorded_drops = 0
         self._shutdown = False
         self._logged_drop = False
@@ -160,6 +163,8 @@ class StoreSpanExporter(SpanExporter):
         records = []
         for span in spans:
             try:
+                if not self.capture_content:
+                    span = redact_exceptions(span)
                 records.append(record_from_span(span))
             except Exception as exc:  # one bad span never costs the rest of its batch
                 self._drop(1, f"span {getattr(span, 'name', '?')!r} could not be converted", exc)

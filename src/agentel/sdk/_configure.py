@@ -19,10 +19,12 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from agentel.exporters._base import StoreSpanExporter
+from agentel.exporters._privacy import RedactingSpanExporter, content_capture_from_env
 from agentel.exporters.batch import CountingBatchSpanProcessor
 from agentel.exporters.processor import LiveRunSpanProcessor, RunIdSpanProcessor
 from agentel.instrumentation._config import set_default_redactor
 from agentel.sdk._logging import install_queue_full_filter
+from agentel.sdk._privacy import warn_if_active_content
 from agentel.semconv.attributes import METRIC_AGENTEL_EXPORTER_DROPPED_SPANS
 from agentel.semconv.pricing import PriceBook, set_default_pricebook
 from agentel.store import Store, default_store_url, open_store
@@ -314,12 +316,17 @@ def _configure(
         processors.append(RunIdSpanProcessor())
         _STAMPED.add(provider)
     exporter = _store_exporter(store) if store else None
+    keep_exceptions = content_capture_from_env() if capture_content is None else capture_content
     if exporter is not None:
         exporter.service_name = provider.resource.attributes.get(SERVICE_NAME)  # type: ignore[assignment]
+        exporter.capture_content = keep_exceptions
         processors.append(LiveRunSpanProcessor(exporter))
         processors.append(CountingBatchSpanProcessor(exporter, exporter.count_dropped))
     if otlp:
-        processors.append(CountingBatchSpanProcessor(_otlp_exporter(otlp), _OTLPDrops()))
+        otlp_exporter = _otlp_exporter(otlp)
+        if not keep_exceptions:
+            otlp_exporter = RedactingSpanExporter(otlp_exporter)
+        processors.append(CountingBatchSpanProcessor(otlp_exporter, _OTLPDrops()))
     for processor in processors:
         provider.add_span_processor(processor)
     if owns:
@@ -346,6 +353,7 @@ def _configure(
 
     handle = Handle(provider, processors, instrumentors, store, owns, exporter, otlp)
     handle.meter_provider = meter_provider
+    warn_if_active_content(keep_exceptions)
     return handle
 
 

@@ -18,7 +18,9 @@ from opentelemetry import trace
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.trace import TracerProvider
 
+from agentel.exporters._privacy import content_capture_from_env
 from agentel.exporters.processor import LiveRunSpanProcessor, RunIdSpanProcessor
+from agentel.sdk._privacy import warn_if_zero_code_content
 
 logger = logging.getLogger("agentel.sdk")
 
@@ -33,6 +35,7 @@ class AgentelConfigurator(_OTelSDKConfigurator):
 
     def _configure(self, **kwargs: Any) -> None:
         super()._configure(**kwargs)
+        warn_if_zero_code_content(content_capture_from_env())
         provider = trace.get_tracer_provider()
         if not isinstance(provider, TracerProvider):
             return
