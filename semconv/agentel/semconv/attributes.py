@@ -243,6 +243,18 @@ AGENTEL_MCP_SERVER_NAME: Final = "agentel.mcp.server.name"
 """The MCP server's name, as it announced itself when the session was initialized. (string,
 agentel, development, recommended)
 """
+GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
+"""The data source a retrieval reads (LlamaIndex: the retriever's class). (string, official,
+development, recommended)
+"""
+AGENTEL_RETRIEVAL_DOCUMENT_COUNT: Final = "agentel.retrieval.document_count"
+"""How many documents a retrieval returned. (int, unit {document}, agentel, development,
+recommended)
+"""
+AGENTEL_RETRIEVAL_SCORES: Final = "agentel.retrieval.scores"
+"""The relevance scores of the documents a retrieval returned, in order. (double[], agentel,
+development, recommended)
+"""
 
 # --- Message content (opt-in) -----------------------------------------------------------------
 GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
