@@ -38,6 +38,7 @@ INSTRUMENTORS: dict[str, str] = {
     "openai_agents": "agentel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
     "mcp": "agentel.instrumentation.mcp:MCPInstrumentor",
     "pydantic_ai": "agentel.instrumentation.pydantic_ai:PydanticAIInstrumentor",
+    "llama_index": "agentel.instrumentation.llama_index:LlamaIndexInstrumentor",
     "google_genai": "agentel.instrumentation.google_genai:GoogleGenAIInstrumentor",
     "bedrock": "agentel.instrumentation.bedrock:BedrockInstrumentor",
 }
