@@ -10,8 +10,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 from agentel.store.records import SpanRecord, build_span_record
 from agentel.store.sanitize import prepare_attributes
 
-_STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
-_KINDS = {kind: kind.name.lower() for kind in SpanKind}
+# keyed by id(): enum members are singletons, and an Enum's __hash__ is a Python call
+_STATUS = {id(StatusCode.UNSET): "unset", id(StatusCode.OK): "ok", id(StatusCode.ERROR): "error"}
+_KINDS = {id(kind): kind.name.lower() for kind in SpanKind}
 
 
 def _attrs(attributes: Any) -> tuple[dict[str, Any], bool]:
@@ -59,10 +60,10 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
         span_id="%016x" % ctx.span_id,  # noqa: UP031
         parent_span_id="%016x" % parent.span_id if parent is not None else None,  # noqa: UP031
         name=span.name,
-        kind=_KINDS.get(span.kind) or span.kind.name.lower(),
+        kind=_KINDS.get(id(span.kind)) or span.kind.name.lower(),
         start_ns=span.start_time or 0,
         end_ns=span.end_time,
-        status=_STATUS.get(status.status_code, "unset"),
+        status=_STATUS.get(id(status.status_code), "unset"),
         status_message=status.description,
         attributes=attributes,
         attributes_clean=clean,

@@ -688,20 +688,23 @@ _LINKS = SPAN_COLUMNS.index("links")
 _RESOURCE = SPAN_COLUMNS.index("resource")
 
 
-def _json_column(value: Any, empty: str, encode: Any = dump_json) -> str | None:
-    if value is None:
-        return None
-    return encode(value) if value else empty
-
-
 def _span_row(record: SpanRecord) -> list[Any]:
-    """The SPAN_COLUMNS values of a record (JSON columns encoded; bools bind as 0/1)."""
+    """The SPAN_COLUMNS values of a record (JSON columns encoded; bools bind as 0/1).
+
+    A None JSON column stays NULL and an empty one is stored as ``{}`` / ``[]`` without
+    encoding. Written out long-hand: it runs once per span on the ingest path.
+    """
     row = list(_ROW(record))
-    row[_COST_BREAKDOWN] = _json_column(row[_COST_BREAKDOWN], "{}")
-    row[_ATTRIBUTES] = _json_column(row[_ATTRIBUTES], "{}")
-    row[_EVENTS] = _json_column(row[_EVENTS], "[]")
-    row[_LINKS] = _json_column(row[_LINKS], "[]")
-    row[_RESOURCE] = _json_column(row[_RESOURCE], "{}", shared_json)
+    if (value := row[_COST_BREAKDOWN]) is not None:
+        row[_COST_BREAKDOWN] = dump_json(value) if value else "{}"
+    if (value := row[_ATTRIBUTES]) is not None:
+        row[_ATTRIBUTES] = dump_json(value) if value else "{}"
+    if (value := row[_EVENTS]) is not None:
+        row[_EVENTS] = dump_json(value) if value else "[]"
+    if (value := row[_LINKS]) is not None:
+        row[_LINKS] = dump_json(value) if value else "[]"
+    if (value := row[_RESOURCE]) is not None:
+        row[_RESOURCE] = shared_json(value) if value else "{}"
     return row
 
 
