@@ -240,3 +240,50 @@ def test_after_a_strict_failure_every_request_is_refused(instrumented, store):
         with pytest.raises(openai.BadRequestError, match="stopped at an earlier request"):
             WEATHER.run_agent(client, "What's the weather in Paris?")
     assert served.served == []
+
+
+def test_a_responses_api_loop_replays_streamed(instrumented, store):
+    """Recorded on the Responses API without streaming, replayed with ``stream=True``."""
+    instrumented()
+    tools = [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "description": "Current weather for a city.",
+            "parameters": WEATHER.TOOLS[0]["function"]["parameters"],
+        }
+    ]
+
+    def loop(client: openai.OpenAI, stream: bool) -> str:
+        items: list = [{"role": "user", "content": "What's the weather in Paris?"}]
+        with WEATHER.agent("responses-weather"):
+            for _ in range(3):
+                ask = {"model": "gpt-4.1-mini", "instructions": "Use the tools.", "tools": tools}
+                if stream:
+                    with client.responses.stream(input=items, **ask) as events:
+                        response = events.get_final_response()
+                else:
+                    response = client.responses.create(input=items, **ask)
+                calls = [item for item in response.output if item.type == "function_call"]
+                if not calls:
+                    return response.output_text
+                for call in calls:
+                    items.append(call.model_dump(exclude_none=True))
+                    result = WEATHER.get_weather(**json.loads(call.arguments))
+                    items.append(
+                        {
+                            "type": "function_call_output",
+                            "call_id": call.call_id,
+                            "output": json.dumps(result),
+                        }
+                    )
+        return ""
+
+    with ScriptedLLMServer() as server:
+        answer = loop(openai.OpenAI(base_url=server.openai_base_url, api_key=KEY), stream=False)
+    recorded = newest(store)
+    with replay(recorded, store=store) as served:
+        assert loop(openai.OpenAI(max_retries=0), stream=True) == answer
+    assert len(served.served) == 2 and served.divergences == []
+    found = store.diff(recorded, newest(store))
+    assert found["same"] is True and found["totals"]["input_tokens"]["delta"] == 0
