@@ -19,13 +19,13 @@ from ._metrics import GenAIMetrics
 from .version import __version__
 
 Patch = tuple[str, str, Callable[..., Any]]
-"""(module, "Class.method", wrapt wrapper)."""
+"""(module, "Class.method" or "function", wrapt wrapper)."""
 
 
 def _owner(module_name: str, path: str) -> tuple[Any, str]:
     owner_path, _, attr = path.rpartition(".")
     owner: Any = importlib.import_module(module_name)
-    for part in owner_path.split("."):
+    for part in owner_path.split(".") if owner_path else ():  # "" : a module-level function
         owner = getattr(owner, part)
     return owner, attr
 

@@ -41,6 +41,7 @@ INSTRUMENTORS: dict[str, str] = {
     "llama_index": "agentel.instrumentation.llama_index:LlamaIndexInstrumentor",
     "google_genai": "agentel.instrumentation.google_genai:GoogleGenAIInstrumentor",
     "bedrock": "agentel.instrumentation.bedrock:BedrockInstrumentor",
+    "litellm": "agentel.instrumentation.litellm:LiteLLMInstrumentor",
 }
 """Instrumentor names accepted by ``configure(instrument=...)`` and where they live."""
 
