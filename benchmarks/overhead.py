@@ -377,10 +377,25 @@ def bedrock_case(config: InstrumentationConfig) -> tuple[Any, object, dict, Any]
     return pair, FakeBedrockClient(), {"operation_name": "Converse", "api_params": params}, response
 
 
+def litellm_case(config: InstrumentationConfig) -> tuple[Any, object, dict, Any]:
+    """``litellm.completion`` returning an already-built ``ModelResponse``."""
+    import os
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from litellm import ModelResponse
+
+    from agentel.instrumentation.litellm import _calls
+
+    response = ModelResponse.model_validate(json.loads(completion_body()))
+    kwargs = {"model": "openai/gpt-4o-mini", "messages": MESSAGES, "temperature": 0.2}
+    return _calls.HANDLERS[("chat", False)](config), None, kwargs, response
+
+
 PROVIDER_CASES = {
     "openai chat (reference)": openai_case,
     "google-genai generate_content": gemini_case,
     "bedrock converse": bedrock_case,
+    "litellm completion": litellm_case,
 }
 """Each new provider's non-streaming wrapper, timed like the OpenAI one in section 1."""
 

@@ -181,3 +181,24 @@ def test_mcp_example_is_one_run_across_two_processes(tmp_path):
         "    │       └── tools/call get_weather",
         "    └── chat gpt-4o-mini",
     ]
+
+
+def test_litellm_example(tmp_path):
+    printed, only, lines = shown_tree("litellm_agent.py", "Weather in Paris?", tmp_path)
+    assert printed.strip() == (
+        'Here is what I found: {"city": "Paris", "temp_c": 14, "sky": "light rain"}'
+    )
+    assert (only["agent_name"], only["llm_calls"], only["tool_calls"]) == (
+        "litellm-weather-agent",
+        2,
+        1,
+    )
+    assert [re.sub(r"  in \d+ / out \d+.*$", "", line) for line in lines] == [
+        "└── invoke_agent litellm-weather-agent",
+        "    ├── chat gpt-4o-mini",
+        "    ├── execute_tool get_weather",
+        "    └── chat gpt-4o-mini",
+    ]
+    assert all("$" in line for line in lines if "chat" in line)  # priced
+    text = (ROOT / "examples" / "litellm_agent.py").read_text()
+    assert "python examples/litellm_agent.py" in text and "OPENAI_API_KEY" in text

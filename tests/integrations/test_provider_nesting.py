@@ -1,9 +1,14 @@
 """No double counting with every instrumentor on: a framework or router calling a provider SDK
 records one model call once in the run's totals (the innermost usage span is the counted one).
 
-LangChain (``langchain-google-genai``'s ``ChatGoogleGenerativeAI``) -> ``google-genai``."""
+LangChain (``langchain-google-genai``'s ``ChatGoogleGenerativeAI``) -> ``google-genai``, and
+LiteLLM -> OpenAI (LiteLLM calls the ``openai`` client for OpenAI models)."""
 
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no cost-map fetch at import
 
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +22,8 @@ from agentel.instrumentation import agent
 from agentel.sdk._configure import INSTRUMENTORS, _load
 from agentel.semconv import attributes as A
 from agentel.testing import Reply, ScriptedLLMServer, Usage
+
+MESSAGES = [{"role": "user", "content": "Say hello in French"}]
 
 
 @pytest.fixture
@@ -66,3 +73,38 @@ def test_langchain_over_google_genai_counts_each_call_once(every_instrumentor, s
     )
     counted = [s for s in spans if s["counted"]]
     assert [s["attributes"][A.GEN_AI_PROVIDER_NAME] for s in counted] == ["gcp.gen_ai"] * 2
+
+
+def test_litellm_over_openai_counts_each_call_once(every_instrumentor, sqlite_recording):
+    import litellm
+
+    assert {type(i).__name__ for i in every_instrumentor} >= {
+        "LiteLLMInstrumentor",
+        "OpenAIInstrumentor",
+    }
+    with ScriptedLLMServer(auto=False) as server:
+        server.enqueue(
+            Reply.text("Bonjour", usage=Usage(input_tokens=40, output_tokens=6)),
+            Reply.text("Salut", usage=Usage(input_tokens=60, output_tokens=4)),
+        )
+        route = {"api_base": server.openai_base_url, "api_key": "test"}
+        with agent("translator"):
+            litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, **route)
+            chunks = litellm.completion(
+                model="gpt-4o-mini",
+                messages=MESSAGES,
+                stream=True,
+                stream_options={"include_usage": True},
+                **route,
+            )
+            assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+    with sqlite_recording.open() as store:
+        (run,) = store.runs()
+        spans = store.spans()
+    assert run["llm_calls"] == 2
+    assert (run["input_tokens"], run["output_tokens"]) == (100, 10)
+    assert run["cost_usd"] == pytest.approx((100 * 0.15 + 10 * 0.60) / 1e6)
+    counted = [s for s in spans if s["counted"]]
+    assert len(counted) == 2
+    assert {s["attributes"][A.GEN_AI_PROVIDER_NAME] for s in counted} == {"openai"}
