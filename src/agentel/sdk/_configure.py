@@ -6,13 +6,16 @@ import atexit
 import importlib
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import wrapt
 from opentelemetry import trace
+from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -82,6 +85,78 @@ def _wanted(instrument: str | Iterable[str] | None) -> list[str]:
     return names
 
 
+def _installed(name: str, instrumentor: Any) -> bool:
+    """Whether the instrumentor's library is installed in a version it supports.
+
+    A library that is not installed is skipped silently (DEBUG); one installed in an
+    unsupported version is reported at INFO, never as an error.
+    """
+    conflict = get_dependency_conflicts(instrumentor.instrumentation_dependencies())
+    if conflict is None:
+        return True
+    missing = not (conflict.found or conflict.found_any)
+    log = logger.debug if missing else logger.info
+    log("agentel: %s instrumentation not enabled: %s", name, conflict)
+    return False
+
+
+def _instrument(name: str, instrumentor: Any, options: Mapping[str, Any]) -> bool:
+    """Switch one instrumentor on; False (logged at INFO) when it could not be."""
+    try:
+        instrumentor.instrument(skip_dep_check=True, **options)
+    except Exception as exc:
+        logger.info("agentel: %s instrumentation not enabled: %s", name, exc)
+        return False
+    return bool(instrumentor.is_instrumented_by_opentelemetry)
+
+
+class _OnImport:
+    """Instrument a library on its first import (a post-import hook), not in ``configure()``.
+
+    Importing an SDK such as ``openai`` costs seconds; an application that has not imported
+    it yet should not pay for it in ``configure()``. The hook runs inside the application's
+    import statement, so it never raises; ``cancel()`` (at shutdown) makes it do nothing.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        instrumentor: Any,
+        module: str,
+        options: Mapping[str, Any],
+        enabled: list[Any],
+    ) -> None:
+        self.name = name
+        self.instrumentor = instrumentor
+        self._options = options
+        self._enabled = enabled
+        self._lock = threading.Lock()
+        self._done = False
+        wrapt.register_post_import_hook(self._imported, module)
+
+    def _imported(self, module: Any) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+            if self.instrumentor.is_instrumented_by_opentelemetry:
+                return  # switched on meanwhile by someone else: not ours
+            try:
+                on = _installed(self.name, self.instrumentor) and _instrument(
+                    self.name, self.instrumentor, self._options
+                )
+            except Exception:  # never into the application's import statement
+                logger.debug("agentel: %s instrumentation failed", self.name, exc_info=True)
+                return
+            if on:
+                self._enabled.append(self.instrumentor)
+
+    def cancel(self) -> None:
+        """Never instrument from now on (the handle was shut down)."""
+        with self._lock:
+            self._done = True
+
+
 def _within(deadline: float, work: Callable[[], bool]) -> bool:
     """Run ``work`` on a daemon thread and wait for it until ``deadline`` (monotonic).
 
@@ -141,6 +216,8 @@ class Handle:
         self._lock = threading.Lock()
         self._shut = False
         self._dropped_seen = 0
+        self._pending: list[_OnImport] = []
+        """Post-import hooks still waiting for their library, shared like ``instrumentors``."""
 
     @property
     def exporter(self) -> StoreSpanExporter | None:
@@ -193,6 +270,9 @@ class Handle:
             last = not _ACTIVE
             instrumentors = list(self.instrumentors) if last else []
             if last:
+                for hook in self._pending:  # a library imported from now on stays as it is
+                    hook.cancel()
+                self._pending.clear()
                 self.instrumentors.clear()
         for instrumentor in instrumentors:
             try:
@@ -335,26 +415,31 @@ def _configure(
         trace.set_tracer_provider(provider)
     meter_provider = _otlp_meter_provider(otlp, provider.resource) if otlp else None
 
-    instrumentors = _ACTIVE[0].instrumentors if joining else []
+    options = {
+        "tracer_provider": provider,
+        "meter_provider": meter_provider,
+        "capture_content": capture_content,
+        "redact": redact,
+    }
+    enabled: list[Any] = _ACTIVE[0].instrumentors if joining else []
+    pending: list[_OnImport] = _ACTIVE[0]._pending if joining else []
     for name in wanted:
         try:
             instrumentor = _load(INSTRUMENTORS[name])()
-            if instrumentor.is_instrumented_by_opentelemetry:
-                continue  # already on (e.g. by opentelemetry-instrument): not ours to remove
-            instrumentor.instrument(
-                tracer_provider=provider,
-                meter_provider=meter_provider,
-                capture_content=capture_content,
-                redact=redact,
-            )
         except Exception as exc:
             logger.info("agentel: %s instrumentation not enabled: %s", name, exc)
             continue
         if instrumentor.is_instrumented_by_opentelemetry:
-            instrumentors.append(instrumentor)
+            continue  # already on (e.g. by opentelemetry-instrument): not ours to remove
+        module = getattr(instrumentor, "_import_name", None)
+        if module and module not in sys.modules:  # a library never imported costs nothing
+            pending.append(_OnImport(name, instrumentor, module, options, enabled))
+        elif _installed(name, instrumentor) and _instrument(name, instrumentor, options):
+            enabled.append(instrumentor)
 
-    handle = Handle(provider, processors, instrumentors, store, owns, exporter, otlp)
+    handle = Handle(provider, processors, enabled, store, owns, exporter, otlp)
     handle.meter_provider = meter_provider
+    handle._pending = pending
     warn_if_active_content(keep_exceptions)
     return handle
 

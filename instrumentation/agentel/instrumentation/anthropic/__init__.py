@@ -57,6 +57,9 @@ class AnthropicInstrumentor(ProviderInstrumentor):
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, read once at ``instrument()`` time.
     """
 
+    _import_name = "anthropic"
+    """The module whose first import switches this instrumentor on when configure() defers it."""
+
     _instruments = ("anthropic >= 0.40",)
 
     def _patches(

@@ -59,6 +59,9 @@ class LangChainInstrumentor(BaseInstrumentor):
     root_operation="invoke_agent")``.
     """
 
+    _import_name = "langchain_core"
+    """The module whose first import switches this instrumentor on when configure() defers it."""
+
     _handler: Any = None
     _hook: tuple[Any, ...] | None = None
 

@@ -41,6 +41,9 @@ class MCPInstrumentor(BaseInstrumentor):
     ``instrument(tracer_provider=None, capture_content=None, redact=None)``.
     """
 
+    _import_name = "mcp"
+    """The module whose first import switches this instrumentor on when configure() defers it."""
+
     _patched: list[tuple[str, str]]
 
     def instrumentation_dependencies(self) -> Collection[str]:

@@ -67,6 +67,9 @@ class OpenAIInstrumentor(ProviderInstrumentor):
       ``choices`` is empty). Off by default: requests are never changed.
     """
 
+    _import_name = "openai"
+    """The module whose first import switches this instrumentor on when configure() defers it."""
+
     _instruments = ("openai >= 1.40",)
 
     def _patches(

@@ -41,6 +41,9 @@ class OpenAIAgentsInstrumentor(BaseInstrumentor):
     ``instrument(tracer_provider=None, capture_content=None, exclusive=False)``.
     """
 
+    _import_name = "agents"
+    """The module whose first import switches this instrumentor on when configure() defers it."""
+
     _processor: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:

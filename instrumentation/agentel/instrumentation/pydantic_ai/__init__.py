@@ -38,6 +38,9 @@ class PydanticAIInstrumentor(BaseInstrumentor):
     ``instrument(tracer_provider=None, meter_provider=None, capture_content=None)``.
     """
 
+    _import_name = "pydantic_ai"
+    """The module whose first import switches this instrumentor on when configure() defers it."""
+
     _previous: Any = _NOT_SET
 
     def instrumentation_dependencies(self) -> Collection[str]:
