@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from agentel.exporters.processor import RunIdSpanProcessor
 from agentel.exporters.sqlite import SQLiteSpanExporter
+from agentel.instrumentation import _common
 from agentel.store import Store, open_store
 from agentel.testing.pytest_plugin import agentel_replay  # noqa: F401  (also an entry point)
 
@@ -85,6 +86,29 @@ def fanout(emitted_keys: EmittedKeys) -> Fanout:
     if provider is not current:
         trace.set_tracer_provider(provider)
     return out
+
+
+@pytest.fixture(autouse=True)
+def no_swallowed_errors(request: pytest.FixtureRequest) -> Iterator[list[_common.Swallowed]]:
+    """Fail a test in which agentel's own code swallowed an error (``log_once``/``guarded``).
+
+    A test that provokes one on purpose declares it: ``@pytest.mark.swallows("site", ...)``
+    (site prefixes); each declared site must then occur. Every test starts with no site
+    logged yet, so log-once behaviour does not depend on test order.
+    """
+    sink: list[_common.Swallowed] = []
+    _common.reset_logged_sites()
+    _common.collect_swallowed(sink)
+    yield sink
+    _common.collect_swallowed(None)
+    marker = request.node.get_closest_marker("swallows")
+    expected = tuple(marker.args) if marker else ()
+    unexpected = [s for s in sink if not (expected and s.site.startswith(expected))]
+    assert not unexpected, "agentel swallowed errors: " + "; ".join(
+        f"[{s.site}] {s.message}: {s.error!r}" for s in unexpected
+    )
+    missing = [site for site in expected if not any(s.site.startswith(site) for s in sink)]
+    assert not missing, f"declared swallows({', '.join(missing)}) but none occurred"
 
 
 @pytest.fixture

@@ -166,6 +166,7 @@ def test_documented_events(sqlite_recording) -> None:
     }
 
 
+@pytest.mark.swallows("set_model")
 def test_set_model_and_usage_for_a_hand_written_client(sqlite_recording) -> None:
     with agent("manual"), llm(None, "openai") as call:
         assert set_model("gpt-4o-mini")

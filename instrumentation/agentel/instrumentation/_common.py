@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,8 +29,39 @@ _logged_sites: set[str] = set()
 _logged_lock = threading.Lock()
 
 
+@dataclass(frozen=True)
+class Swallowed:
+    """One problem ``log_once`` absorbed: where, what, and the exception being handled."""
+
+    site: str
+    message: str
+    error: BaseException | None
+
+
+_swallowed_sink: list[Swallowed] | None = None
+
+
+def collect_swallowed(sink: list[Swallowed] | None) -> None:
+    """Also append every problem ``log_once`` absorbs to ``sink`` (None stops collecting).
+
+    Users never see these errors, by design; the test suite collects them so that a test
+    fails when our own code swallowed an error it did not expect.
+    """
+    global _swallowed_sink
+    _swallowed_sink = sink
+
+
+def reset_logged_sites() -> None:
+    """Forget which sites already logged, so the next problem at each logs a WARNING again."""
+    with _logged_lock:
+        _logged_sites.clear()
+
+
 def log_once(site: str, message: str, *, exc_info: bool = True) -> None:
     """Log a problem in agentel's own code once per ``site`` (later repeats go to DEBUG)."""
+    sink = _swallowed_sink
+    if sink is not None:
+        sink.append(Swallowed(site, message, sys.exc_info()[1] if exc_info else None))
     with _logged_lock:
         first = site not in _logged_sites
         _logged_sites.add(site)
