@@ -36,6 +36,9 @@ class BedrockInstrumentor(ProviderInstrumentor):
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, read once at ``instrument()`` time.
     """
 
+    _import_name = "botocore"
+    """The module whose first import switches this instrumentor on when configure() defers it."""
+
     _instruments = ("botocore >= 1.34",)
 
     def _patches(

@@ -52,6 +52,9 @@ class GoogleGenAIInstrumentor(ProviderInstrumentor):
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, read once at ``instrument()`` time.
     """
 
+    _import_name = "google.genai"
+    """The module whose first import switches this instrumentor on when configure() defers it."""
+
     _instruments = ("google-genai >= 1.0",)
 
     def _patches(
