@@ -29,7 +29,6 @@ from agentel.semconv.attributes import Operation
 
 from ._common import TRACER_NAME, add_event, clean_attributes, log_once, set_attribute
 from ._config import InstrumentationConfig
-from ._content import encode as encode_content
 from ._handles import AgentHandle, LLMHandle, SpanHandle, ToolHandle
 from .version import __version__
 
@@ -346,7 +345,7 @@ def _to_text(value: Any) -> str:
 
 
 def _record_output(handle: SpanHandle, key: str, output: _Output) -> None:
-    """Set the captured output on the span: tool results as text, others as GenAI messages."""
+    """Capture the output: tool results as text, others as GenAI output messages."""
     if not output.enabled or handle.ended:
         return
     try:
@@ -354,12 +353,10 @@ def _record_output(handle: SpanHandle, key: str, output: _Output) -> None:
         if text is None:
             return
         if key == A.GEN_AI_OUTPUT_MESSAGES:
-            message = {"role": "assistant", "parts": [{"type": "text", "content": text}]}
-            value = encode_content([message], output.config)  # redacted, JSON, capped
+            value: Any = [{"role": "assistant", "parts": [{"type": "text", "content": text}]}]
         else:
-            value = encode_content(text, output.config)
-        if value is not None:
-            set_attribute(handle.span, key, value)
+            value = text
+        handle.capture(output.config, {key: value})
     except Exception:
         log_once("record_output", "could not record a decorated call's output")
 

@@ -12,7 +12,6 @@ from agentel.semconv import attributes as A
 
 from ._common import Usage, error_type, log_once, set_attribute, to_attribute_value
 from ._config import InstrumentationConfig
-from ._content import record_content
 from ._handles import LLMHandle
 from ._metrics import METRIC_ATTRIBUTE_KEYS, GenAIMetrics
 
@@ -35,7 +34,6 @@ class ProviderCall(LLMHandle):
         "_last_chunk",
         "_metrics",
         "_pending",
-        "_pending_content",
         "_request_attributes",
         "_started",
         "config",
@@ -67,7 +65,8 @@ class ProviderCall(LLMHandle):
         self._pending: dict[str, Any] = {}
         self._first_chunk: float | None = None
         self._last_chunk = 0.0
-        self._pending_content: dict[str, Any] | None = None
+        self._content: dict[str, Any] | None = None
+        self._content_config: InstrumentationConfig | None = config
         self.stream_end: str | None = None
 
     def _set_clean(self, values: dict[str, Any]) -> None:
@@ -93,9 +92,9 @@ class ProviderCall(LLMHandle):
         """Keep captured content for the end of the call (ignored unless capture is on)."""
         if value is None or not self.config.capture_content or self._ended:
             return
-        if self._pending_content is None:
-            self._pending_content = {}
-        self._pending_content[key] = value
+        if self._content is None:
+            self._content = {}
+        self._content[key] = value
 
     def chunk_received(self) -> None:
         """Mark one streamed chunk: the first sets ``gen_ai.response.time_to_first_chunk``."""
@@ -127,9 +126,6 @@ class ProviderCall(LLMHandle):
             if self._pending:
                 self._span.set_attributes(self._pending)
                 self._pending = {}
-        if self._pending_content:
-            record_content(self._span, self.config, self._pending_content)
-            self._pending_content = None
 
     def end(self, exc: BaseException | None = None) -> None:
         if self._ended:

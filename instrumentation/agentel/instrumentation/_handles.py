@@ -22,18 +22,20 @@ from ._common import (
     set_attribute,
     set_attributes,
 )
-from ._config import default_config
+from ._config import InstrumentationConfig, default_config
 from ._content import record_content
 
 
 class SpanHandle:
     """A live span opened by agentel. Methods never raise and are no-ops once it has ended."""
 
-    __slots__ = ("_ended", "_span")
+    __slots__ = ("_content", "_content_config", "_ended", "_span")
 
     def __init__(self, span: Span) -> None:
         self._span = span
         self._ended = False
+        self._content: dict[str, Any] | None = None
+        self._content_config: InstrumentationConfig | None = None
 
     @property
     def span(self) -> Span:
@@ -66,6 +68,23 @@ class SpanHandle:
         if not self._ended:
             record_error(self._span, exc)
 
+    def capture(self, config: InstrumentationConfig, content: Mapping[str, Any]) -> None:
+        """Hold captured content (attribute key -> value) for the end of the span.
+
+        The one content path of every producer: when the span ends the values are redacted,
+        encoded and capped, and recorded where ``config`` says (span attributes and/or one
+        inference-details event). Ignored unless content capture is on; ``None`` is skipped.
+        """
+        if self._ended or not config.capture_content:
+            return
+        values = {key: value for key, value in content.items() if value is not None}
+        if not values:
+            return
+        if self._content is None:
+            self._content = {}
+        self._content.update(values)
+        self._content_config = config
+
     def _before_end(self) -> None:
         """Hook for subclasses: last attributes before the span ends."""
 
@@ -79,6 +98,9 @@ class SpanHandle:
             self._before_end()
         except Exception:
             log_once(f"{type(self).__name__}.before_end", "could not finish span attributes")
+        if self._content and self._content_config is not None:
+            record_content(self._span, self._content_config, self._content)
+            self._content = None
         self._ended = True
         self._span.end()
 
@@ -204,14 +226,8 @@ class LLMHandle(SpanHandle):
         [{"type": "text", "content": "hi"}]}]``); they pass the ``configure(redact=...)``
         hook and the ``AGENTEL_MAX_CONTENT_CHARS`` cap like instrumented calls.
         """
-        if self._ended:
-            return
-        config = default_config()
-        if not config.capture_content:
-            return
-        record_content(
-            self._span,
-            config,
+        self.capture(
+            default_config(),
             {
                 A.GEN_AI_INPUT_MESSAGES: input_messages,
                 A.GEN_AI_OUTPUT_MESSAGES: output_messages,

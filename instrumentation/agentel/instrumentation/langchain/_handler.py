@@ -26,7 +26,6 @@ from agentel.semconv.attributes import Operation
 from .._attach import Attachments
 from .._common import as_token_count, clean_attributes, log_once
 from .._config import InstrumentationConfig
-from .._content import encode as encode_content
 from .._handles import AgentHandle, LLMHandle, SpanHandle, ToolHandle
 
 FRAMEWORK = "langchain"
@@ -87,6 +86,7 @@ class AgentelCallbackHandler(BaseCallbackHandler):
         kind: SpanKind,
         attributes: Mapping[str, Any],
         handle_type: type[SpanHandle],
+        content: Mapping[str, Any] | None = None,
         **handle_kwargs: Any,
     ) -> None:
         parent = self._parent_context(parent_run_id)
@@ -94,6 +94,8 @@ class AgentelCallbackHandler(BaseCallbackHandler):
             name, context=parent, kind=kind, attributes=clean_attributes(attributes)
         )
         handle = handle_type(span, **handle_kwargs)
+        if content:
+            handle.capture(self._config, content)
         ctx = trace.set_span_in_context(span, parent)
         with self._lock:
             self._handles[run_id] = handle
@@ -116,12 +118,6 @@ class AgentelCallbackHandler(BaseCallbackHandler):
         handle = self._pop(run_id)
         if handle is not None:
             handle.end(None if error is None or _is_control_flow(error) else error)
-
-    def _capped(self, value: Any) -> str | None:
-        """Captured content, redacted, JSON-encoded and capped (None when capture is off)."""
-        if not self._config.capture_content:
-            return None
-        return encode_content(value, self._config)
 
     # --- chains: invocations and steps ------------------------------------------------------------
 
@@ -179,7 +175,7 @@ class AgentelCallbackHandler(BaseCallbackHandler):
     ) -> None:
         content = None
         if self._config.capture_content and messages:
-            content = self._capped([_message(m) for m in messages[0]])
+            content = [_message(m) for m in messages[0]]
         self._start_model(
             Operation.CHAT,
             run_id,
@@ -201,7 +197,7 @@ class AgentelCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        content = self._capped(prompts[0]) if prompts else None
+        content = prompts[0] if prompts else None
         self._start_model(
             Operation.TEXT_COMPLETION,
             run_id,
@@ -220,7 +216,7 @@ class AgentelCallbackHandler(BaseCallbackHandler):
         metadata: Mapping[str, Any] | None,
         kwargs: Mapping[str, Any],
         content_key: str,
-        content: str | None,
+        content: Any,
     ) -> None:
         try:
             params = kwargs.get("invocation_params") or {}
@@ -236,7 +232,6 @@ class AgentelCallbackHandler(BaseCallbackHandler):
                 A.GEN_AI_REQUEST_MAX_TOKENS: params.get("max_tokens")
                 or params.get("max_completion_tokens"),
                 A.AGENTEL_FRAMEWORK: FRAMEWORK,
-                content_key: content,
             }
             name = f"{operation} {model}" if model else operation
             self._start(
@@ -246,6 +241,7 @@ class AgentelCallbackHandler(BaseCallbackHandler):
                 SpanKind.CLIENT,
                 attributes,
                 LLMHandle,
+                {content_key: content},
                 model=model,
                 provider=provider,
             )
@@ -257,7 +253,7 @@ class AgentelCallbackHandler(BaseCallbackHandler):
         if not isinstance(handle, LLMHandle):
             return
         try:
-            _record_response(handle, response, self._capped)
+            _record_response(handle, response, self._config)
         except Exception:
             log_once("langchain.on_llm_end", "could not read a model response")
         handle.end()
@@ -287,7 +283,6 @@ class AgentelCallbackHandler(BaseCallbackHandler):
                 A.GEN_AI_TOOL_CALL_ID: kwargs.get("tool_call_id"),
                 A.GEN_AI_TOOL_TYPE: "function",
                 A.GEN_AI_TOOL_DESCRIPTION: (serialized or {}).get("description"),
-                A.GEN_AI_TOOL_CALL_ARGUMENTS: self._capped(input_str),
                 A.AGENTEL_FRAMEWORK: FRAMEWORK,
             }
             self._start(
@@ -297,6 +292,7 @@ class AgentelCallbackHandler(BaseCallbackHandler):
                 SpanKind.INTERNAL,
                 attributes,
                 ToolHandle,
+                {A.GEN_AI_TOOL_CALL_ARGUMENTS: input_str},
             )
         except Exception:
             log_once("langchain.on_tool_start", "could not start a tool span")
@@ -305,9 +301,8 @@ class AgentelCallbackHandler(BaseCallbackHandler):
         handle = self._pop(run_id)
         if handle is None:
             return
-        if self._config.capture_content:
-            result = getattr(output, "content", output)
-            handle.set_attribute(A.GEN_AI_TOOL_CALL_RESULT, self._capped(result))
+        result = getattr(output, "content", output)
+        handle.capture(self._config, {A.GEN_AI_TOOL_CALL_RESULT: result})
         handle.end()
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
@@ -371,7 +366,7 @@ def _message(message: Any) -> dict[str, Any]:
     return {"role": role, "parts": [{"type": "text", "content": text}]}
 
 
-def _record_response(handle: LLMHandle, response: Any, capped: Any) -> None:
+def _record_response(handle: LLMHandle, response: Any, config: InstrumentationConfig) -> None:
     generations = [g for batch in getattr(response, "generations", None) or [] for g in batch]
     first = generations[0] if generations else None
     message = getattr(first, "message", None)
@@ -402,7 +397,6 @@ def _record_response(handle: LLMHandle, response: Any, capped: Any) -> None:
         finish_reasons=[finish] if finish else None,
     )
     if message is not None:
-        content = capped([_message(message)])
-        handle.set_attribute(A.GEN_AI_OUTPUT_MESSAGES, content)
+        handle.capture(config, {A.GEN_AI_OUTPUT_MESSAGES: [_message(message)]})
     elif first is not None:
-        handle.set_attribute(A.GEN_AI_OUTPUT_MESSAGES, capped(getattr(first, "text", None)))
+        handle.capture(config, {A.GEN_AI_OUTPUT_MESSAGES: getattr(first, "text", None)})

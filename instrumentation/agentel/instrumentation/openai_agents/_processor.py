@@ -24,7 +24,6 @@ from agentel.semconv.attributes import Operation, Provider
 from .._attach import Attachments
 from .._common import clean_attributes, log_once, set_attribute
 from .._config import InstrumentationConfig
-from .._content import encode as encode_content
 from .._handles import AgentHandle, LLMHandle, SpanHandle, ToolHandle
 
 FRAMEWORK = "openai_agents"
@@ -87,12 +86,6 @@ class AgentelTracingProcessor(TracingProcessor):
         with self._lock:
             self._contexts.pop(key, None)
             return self._handles.pop(key, None)
-
-    def _capped(self, value: Any) -> str | None:
-        """Captured content, redacted, JSON-encoded and capped (None when capture is off)."""
-        if not self._config.capture_content:
-            return None
-        return encode_content(value, self._config)
 
     # --- traces: the workflow -------------------------------------------------------------------------
 
@@ -176,13 +169,17 @@ class AgentelTracingProcessor(TracingProcessor):
         kind = data.type
         if isinstance(handle, LLMHandle):
             _record_generation(handle, data)
-            if self._config.capture_content:
-                handle.set_attribute(A.GEN_AI_INPUT_MESSAGES, self._capped(data.input))
-                output = getattr(data, "output", None)
-                handle.set_attribute(A.GEN_AI_OUTPUT_MESSAGES, self._capped(output))
-        elif kind == "function" and self._config.capture_content:
-            handle.set_attribute(A.GEN_AI_TOOL_CALL_ARGUMENTS, self._capped(data.input))
-            handle.set_attribute(A.GEN_AI_TOOL_CALL_RESULT, self._capped(data.output))
+            content = {
+                A.GEN_AI_INPUT_MESSAGES: data.input,
+                A.GEN_AI_OUTPUT_MESSAGES: getattr(data, "output", None),
+            }
+            handle.capture(self._config, content)
+        elif kind == "function":
+            content = {
+                A.GEN_AI_TOOL_CALL_ARGUMENTS: data.input,
+                A.GEN_AI_TOOL_CALL_RESULT: data.output,
+            }
+            handle.capture(self._config, content)
         elif kind == "handoff":
             handle.set_attribute(A.AGENTEL_HANDOFF_TO, data.to_agent)
             if data.to_agent:
