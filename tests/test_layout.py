@@ -129,3 +129,20 @@ def test_cli_modules_import_without_a_cycle():
 
     cycles = sorted(name for name in names if reaches(name, name, set()))
     assert not cycles, cycles
+
+
+def test_one_list_of_instrumentors_and_exporters():
+    """pyproject.toml's entry points are the only list: configure() keeps no copy of them, and
+    store URLs are told apart in one place (``agentel.store.store_kind``)."""
+    from agentel.sdk._configure import _store_exporter, instrumentors
+
+    configure = (ROOT / "src" / "agentel" / "sdk" / "_configure.py").read_text()
+    assert not re.findall(r"agentel\.(?:instrumentation|exporters)\.\w+:\w+", configure)
+    assert "mongodb" not in configure  # the URL dispatch lives in agentel.store
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    declared = re.findall(
+        r"^agentel_(\w+) = \"(agentel\.instrumentation\.[\w.]+:\w+)\"", pyproject, re.M
+    )
+    assert instrumentors() == dict(declared)
+    assert type(_store_exporter("sqlite:///x.db")).__name__ == "SQLiteSpanExporter"
+    assert type(_store_exporter("mongodb://h:1/db")).__name__ == "MongoSpanExporter"

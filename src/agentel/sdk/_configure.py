@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib
+import importlib.metadata
 import logging
 import os
 import sys
@@ -30,39 +32,46 @@ from agentel.sdk._logging import install_queue_full_filter
 from agentel.sdk._privacy import warn_if_active_content
 from agentel.semconv.attributes import METRIC_AGENTEL_EXPORTER_DROPPED_SPANS
 from agentel.semconv.pricing import PriceBook, set_default_pricebook
-from agentel.store import Store, default_store_url, open_store
+from agentel.store import Store, default_store_url, open_store, store_kind
 
 logger = logging.getLogger("agentel.sdk")
 
-INSTRUMENTORS: dict[str, str] = {
-    "openai": "agentel.instrumentation.openai:OpenAIInstrumentor",
-    "anthropic": "agentel.instrumentation.anthropic:AnthropicInstrumentor",
-    "langchain": "agentel.instrumentation.langchain:LangChainInstrumentor",
-    "openai_agents": "agentel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
-    "mcp": "agentel.instrumentation.mcp:MCPInstrumentor",
-    "pydantic_ai": "agentel.instrumentation.pydantic_ai:PydanticAIInstrumentor",
-    "llama_index": "agentel.instrumentation.llama_index:LlamaIndexInstrumentor",
-    "google_genai": "agentel.instrumentation.google_genai:GoogleGenAIInstrumentor",
-    "bedrock": "agentel.instrumentation.bedrock:BedrockInstrumentor",
-    "litellm": "agentel.instrumentation.litellm:LiteLLMInstrumentor",
-}
-"""Instrumentor names accepted by ``configure(instrument=...)`` and where they live."""
+
+@functools.cache
+def _entry_points(group: str) -> dict[str, str]:
+    """agentel's own entry points in ``group`` (name -> ``module:attr``), as pyproject.toml
+    declares them: the one list of instrumentors and exporters."""
+    dist = importlib.metadata.distribution("agentel")
+    return {ep.name: ep.value for ep in dist.entry_points if ep.group == group}
+
+
+def instrumentors() -> dict[str, str]:
+    """Instrumentor names accepted by ``configure(instrument=...)`` and where they live: the
+    ``agentel_<name>`` entries of the ``opentelemetry_instrumentor`` group."""
+    found = _entry_points("opentelemetry_instrumentor")
+    return {
+        name[len("agentel_") :]: path for name, path in found.items() if name.startswith("agentel_")
+    }
+
+
+def __getattr__(name: str) -> Any:
+    if name == "INSTRUMENTORS":  # computed on use: reading entry points costs a directory scan
+        return instrumentors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _store_exporter(url: str) -> StoreSpanExporter:
-    if url.startswith("sqlite:") or "://" not in url:
-        from agentel.exporters.sqlite import SQLiteSpanExporter
-
-        return SQLiteSpanExporter(url)
-    if url.startswith(("mongodb://", "mongodb+srv://")):
-        from agentel.exporters.mongodb import MongoSpanExporter
-
-        return MongoSpanExporter(url)
-    if url.rstrip("/") == "memory:":
+    """The live exporter for a store URL: the ``agentel_<kind>`` traces exporter entry point
+    (``memory://`` is in-process, so it gets the base exporter over a new memory store)."""
+    if "://" not in url and not url.startswith("sqlite:"):
+        url = f"sqlite:///{url}"  # a plain file path
+    kind = store_kind(url)
+    if kind == "memory":
         return StoreSpanExporter(open_store(url))
-    raise ValueError(
-        f"unsupported store URL {url!r}: use sqlite:///file.db, mongodb://host:port/db or memory://"
+    exporter: type[StoreSpanExporter] = _load(
+        _entry_points("opentelemetry_traces_exporter")[f"agentel_{kind}"]
     )
+    return exporter(url)
 
 
 def _load(path: str) -> Any:
@@ -73,14 +82,15 @@ def _load(path: str) -> Any:
 def _wanted(instrument: str | Iterable[str] | None) -> list[str]:
     if instrument is None or instrument == "none" or instrument is False:
         return []
+    known = instrumentors()
     if instrument == "all":
-        return list(INSTRUMENTORS)
+        return list(known)
     names = [instrument] if isinstance(instrument, str) else list(instrument)
-    unknown = [n for n in names if n not in INSTRUMENTORS]
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(
             f"unknown instrumentor(s) {', '.join(map(repr, unknown))}; "
-            f"choose from {', '.join(INSTRUMENTORS)} or 'all'"
+            f"choose from {', '.join(known)} or 'all'"
         )
     return names
 
@@ -425,7 +435,7 @@ def _configure(
     pending: list[_OnImport] = _ACTIVE[0]._pending if joining else []
     for name in wanted:
         try:
-            instrumentor = _load(INSTRUMENTORS[name])()
+            instrumentor = _load(instrumentors()[name])()
         except Exception as exc:
             logger.info("agentel: %s instrumentation not enabled: %s", name, exc)
             continue

@@ -32,6 +32,7 @@ __all__ = [
     "default_store_url",
     "open_store",
     "sqlite_path",
+    "store_kind",
 ]
 
 
@@ -50,6 +51,23 @@ def sqlite_path(url: str) -> str:
     return path
 
 
+def store_kind(url: str) -> str:
+    """The backend a store URL names: ``sqlite``, ``mongodb`` or ``memory``.
+
+    The one place store URLs are told apart; ``open_store`` and ``configure()`` (which picks
+    the ``agentel_<kind>`` traces exporter) both ask here.
+    """
+    if url.startswith("sqlite:"):
+        return "sqlite"
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        return "mongodb"
+    if url.rstrip("/") == "memory:":
+        return "memory"
+    raise StoreURLError(
+        f"unsupported store URL {url!r}: use sqlite:///file.db, mongodb://host:port/db or memory://"
+    )
+
+
 def open_store(url: str | None = None) -> Store:
     """Open the store named by ``url`` (default: ``AGENTEL_STORE`` or ``sqlite:///agentel.db``).
 
@@ -57,18 +75,15 @@ def open_store(url: str | None = None) -> Store:
     ``mongodb`` extra (pymongo) and fails within a few seconds when the server is unreachable.
     """
     url = url or default_store_url()
-    if url.startswith("sqlite:"):
+    kind = store_kind(url)
+    if kind == "sqlite":
         from agentel.store.sqlite import SQLiteStore
 
         return SQLiteStore(sqlite_path(url))
-    if url.startswith(("mongodb://", "mongodb+srv://")):
+    if kind == "mongodb":
         from agentel.store.mongodb import MongoStore
 
         return MongoStore(url)
-    if url.rstrip("/") == "memory:":
-        from agentel.store.memory import MemoryStore
+    from agentel.store.memory import MemoryStore
 
-        return MemoryStore()
-    raise StoreURLError(
-        f"unsupported store URL {url!r}: use sqlite:///file.db, mongodb://host:port/db or memory://"
-    )
+    return MemoryStore()
