@@ -1,4 +1,4 @@
-"""The package layout DESIGN.md fixes: namespace package, dependency direction, lazy SDKs, wheel."""
+"""The package layout docs/architecture.md describes: namespace package, dependency direction, lazy SDKs, wheel."""
 
 from __future__ import annotations
 

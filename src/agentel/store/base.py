@@ -91,7 +91,7 @@ def check_score(score: float) -> float:
 
 
 class Store(ABC):
-    """A run and trace store. Query methods return plain dicts with DESIGN.md's field names."""
+    """A run and trace store. Query methods return plain dicts with the record model's field names (docs/architecture.md)."""
 
     url: str
 

@@ -180,7 +180,7 @@ class SpanRecord:
         return max(0, self.end_ns - self.start_ns) / 1e6
 
     def to_dict(self) -> dict[str, Any]:
-        """The stable JSON shape of a span (DESIGN.md field names)."""
+        """The stable JSON shape of a span (field names: docs/architecture.md, record model)."""
         return {
             "trace_id": self.trace_id,
             "span_id": self.span_id,
@@ -396,7 +396,7 @@ class RunRecord:
         return max(0, self.end_ns - self.start_ns) / 1e6
 
     def to_dict(self) -> dict[str, Any]:
-        """The stable JSON shape of a run (DESIGN.md field names)."""
+        """The stable JSON shape of a run (field names: docs/architecture.md, record model)."""
         return {
             "run_id": self.run_id,
             "trace_id": self.trace_id,
