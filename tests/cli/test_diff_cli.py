@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.cli.conftest import ROOT, run_agentel
 
 
+@pytest.mark.timeout(1200)
 def test_diff_exit_status_says_whether_behaviour_diverged(tmp_path):
     env = {
         **os.environ,
@@ -24,23 +27,37 @@ def test_diff_exit_status_says_whether_behaviour_diverged(tmp_path):
         env=env,
         check=True,
         capture_output=True,
-        timeout=120,
+        timeout=600,  # three questions in a second Python process, on a loaded machine
     )
-    listed = run_agentel("runs", "--format", "json", "--store", "sqlite:///store.db", cwd=tmp_path)
+    listed = run_agentel(
+        "runs", "--format", "json", "--store", "sqlite:///store.db", cwd=tmp_path, timeout=600
+    )
     tokyo, paris_2, paris_1 = (r["run_id"] for r in json.loads(listed.stdout))
 
-    same = run_agentel("diff", paris_1, paris_2[:8], "--store", "sqlite:///store.db", cwd=tmp_path)
+    same = run_agentel(
+        "diff", paris_1, paris_2[:8], "--store", "sqlite:///store.db", cwd=tmp_path, timeout=600
+    )
     assert same.returncode == 0, same.stderr
     assert f"run a {paris_1}  vs  run b {paris_2}: same behaviour" in same.stdout
     assert "tool get_weather" in same.stdout and "step 1:" not in same.stdout
 
-    other = run_agentel("diff", paris_1, tokyo, "--store", "sqlite:///store.db", cwd=tmp_path)
+    other = run_agentel(
+        "diff", paris_1, tokyo, "--store", "sqlite:///store.db", cwd=tmp_path, timeout=600
+    )
     assert other.returncode == 1, other.stderr
     assert "diverged (3 of 3 steps)" in other.stdout
     assert 'step 2: arguments differs: {"city": "Paris"} vs {"city": "Tokyo"}' in other.stdout
 
     as_json = run_agentel(
-        "diff", paris_1, tokyo, "--format", "json", "--store", "sqlite:///store.db", cwd=tmp_path
+        "diff",
+        paris_1,
+        tokyo,
+        "--format",
+        "json",
+        "--store",
+        "sqlite:///store.db",
+        cwd=tmp_path,
+        timeout=600,
     )
     assert as_json.returncode == 1
     found = json.loads(as_json.stdout)
@@ -48,6 +65,8 @@ def test_diff_exit_status_says_whether_behaviour_diverged(tmp_path):
     assert [s["status"] for s in found["steps"]] == ["changed"] * 3
     assert found["totals"]["llm_calls"] == {"a": 2, "b": 2, "delta": 0}
 
-    missing = run_agentel("diff", paris_1, "ffff", "--store", "sqlite:///store.db", cwd=tmp_path)
+    missing = run_agentel(
+        "diff", paris_1, "ffff", "--store", "sqlite:///store.db", cwd=tmp_path, timeout=600
+    )
     assert missing.returncode == 2
     assert "no run with id or prefix 'ffff'" in missing.stderr

@@ -8,9 +8,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.cli.conftest import ROOT, run_agentel
 
 STORE = "sqlite:///store.db"
+SLOW = 600  # seconds: `agentel rerun` starts the agent, a second Python process
 AGENT = [sys.executable, str(ROOT / "examples" / "weather_agent.py")]
 
 
@@ -20,15 +23,28 @@ def _record(cwd, *questions: str, content: bool = True) -> str:
     env.pop("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", None)
     if content:
         env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
-    subprocess.run([*AGENT, *questions], cwd=cwd, env=env, check=True, capture_output=True)
-    listed = run_agentel("runs", "--limit", "1", "--format", "json", "--store", STORE, cwd=cwd)
+    subprocess.run(
+        [*AGENT, *questions], cwd=cwd, env=env, check=True, capture_output=True, timeout=SLOW
+    )
+    listed = run_agentel(
+        "runs", "--limit", "1", "--format", "json", "--store", STORE, cwd=cwd, timeout=SLOW
+    )
     return json.loads(listed.stdout)[0]["run_id"]
 
 
+@pytest.mark.timeout(1800)
 def test_rerun_serves_the_recording_links_the_new_run_and_stops_on_a_change(tmp_path):
     recorded = _record(tmp_path, "Weather in Paris?")
     again = run_agentel(
-        "rerun", recorded, "--store", STORE, "--", *AGENT, "Weather in Paris?", cwd=tmp_path
+        "rerun",
+        recorded,
+        "--store",
+        STORE,
+        "--",
+        *AGENT,
+        "Weather in Paris?",
+        cwd=tmp_path,
+        timeout=SLOW,
     )
     assert again.returncode == 0, again.stderr
     assert (
@@ -38,18 +54,31 @@ def test_rerun_serves_the_recording_links_the_new_run_and_stops_on_a_change(tmp_
     assert "served 2 of 2 recorded calls" in again.stderr
     new = json.loads(
         run_agentel(
-            "runs", "--limit", "1", "--format", "json", "--store", STORE, cwd=tmp_path
+            "runs", "--limit", "1", "--format", "json", "--store", STORE, cwd=tmp_path, timeout=SLOW
         ).stdout
     )[0]["run_id"]
     assert f"new run {new} (same behaviour)" in again.stderr
     shown = json.loads(
-        run_agentel("show", new, "--format", "json", "--store", STORE, cwd=tmp_path).stdout
+        run_agentel(
+            "show", new, "--format", "json", "--store", STORE, cwd=tmp_path, timeout=SLOW
+        ).stdout
     )
     assert shown["spans"][0]["attributes"]["agentel.rerun.of"] == recorded
-    assert run_agentel("diff", recorded, new, "--store", STORE, cwd=tmp_path).returncode == 0
+    assert (
+        run_agentel("diff", recorded, new, "--store", STORE, cwd=tmp_path, timeout=SLOW).returncode
+        == 0
+    )
 
     changed = run_agentel(
-        "rerun", recorded, "--store", STORE, "--", *AGENT, "Weather in Tokyo?", cwd=tmp_path
+        "rerun",
+        recorded,
+        "--store",
+        STORE,
+        "--",
+        *AGENT,
+        "Weather in Tokyo?",
+        cwd=tmp_path,
+        timeout=SLOW,
     )
     assert changed.returncode == 3
     assert (
@@ -58,7 +87,15 @@ def test_rerun_serves_the_recording_links_the_new_run_and_stops_on_a_change(tmp_
     ) in changed.stderr
 
     exported = run_agentel(
-        "cassette", "export", recorded, "-o", "run.json", "--store", STORE, cwd=tmp_path
+        "cassette",
+        "export",
+        recorded,
+        "-o",
+        "run.json",
+        "--store",
+        STORE,
+        cwd=tmp_path,
+        timeout=SLOW,
     )
     assert exported.returncode == 0, exported.stderr
     cassette = json.loads((tmp_path / "run.json").read_text())
@@ -69,14 +106,17 @@ def test_rerun_serves_the_recording_links_the_new_run_and_stops_on_a_change(tmp_
     )
 
 
+@pytest.mark.timeout(900)
 def test_rerun_refuses_a_run_recorded_without_content(tmp_path):
     recorded = _record(tmp_path, "Weather in Paris?", content=False)
-    refused = run_agentel("rerun", recorded, "--store", STORE, "--", *AGENT, cwd=tmp_path)
+    refused = run_agentel(
+        "rerun", recorded, "--store", STORE, "--", *AGENT, cwd=tmp_path, timeout=SLOW
+    )
     assert refused.returncode == 2
     assert "recorded without content capture" in refused.stderr
     assert "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT" in refused.stderr
     assert "Here is what I found" not in refused.stdout  # the command never ran
     export = run_agentel(
-        "cassette", "export", recorded, "-o", "x.json", "--store", STORE, cwd=tmp_path
+        "cassette", "export", recorded, "-o", "x.json", "--store", STORE, cwd=tmp_path, timeout=SLOW
     )
     assert export.returncode == 2 and not (tmp_path / "x.json").exists()
