@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install -q -e ".[openai]"
+	$(BIN)/pip install -q -e ".[openai,ui]"
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"

@@ -28,6 +28,7 @@ def demo_dir(tmp_path_factory) -> Path:
     out = agentel("demo", cwd=cwd)
     assert out.returncode == 0, out.stderr
     assert "agentel-demo.db" in out.stdout
+    assert out.stdout.rstrip().endswith("agentel ui --store sqlite:///agentel-demo.db")
     assert (cwd / "agentel-demo.db").exists()
     return cwd
 

@@ -98,6 +98,11 @@ def test_wheel_contains_every_source_root(tmp_path):
         "agentel/cli/main.py",
         "agentel/testing/__init__.py",
         "agentel/examples/weather_agent.py",
+        "agentel/ui/app.py",
+        "agentel/ui/static/index.html",
+        "agentel/ui/static/app.js",
+        "agentel/ui/static/run.js",
+        "agentel/ui/static/style.css",
     ):
         assert module in names, module
     assert "agentel/__init__.py" not in names

@@ -73,3 +73,4 @@ def run_demo(store_url: str, model: str, console: Console) -> None:
         if runs:
             console.print(f"\n$ agentel show {runs[0]['run_id']} --store {store_url}")
             print_run(store, runs[0]["run_id"], console)
+    console.print(f"\nopen them in the web UI:\n  agentel ui --store {store_url}")
