@@ -212,7 +212,7 @@ def test_compare_two_runs_picked_in_the_table(ui, page):
     tokens = page.locator("#compare-totals tr[data-total=input_tokens] td").all_inner_texts()
     delta = older["input_tokens"] - newer["input_tokens"]
     assert tokens[:2] == [str(newer["input_tokens"]), str(older["input_tokens"])]
-    assert tokens[2].startswith({1: "+", -1: "−", 0: "±"}[(delta > 0) - (delta < 0)])
+    assert tokens[2].startswith({1: "+", -1: "\u2212", 0: "\u00b1"}[(delta > 0) - (delta < 0)])
     tool_row = page.locator("#compare-steps tbody tr").nth(1)
     assert tool_row.get_attribute("data-status") == "changed"
     assert "arguments" in tool_row.inner_text()
