@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from agentel.store import open_store
 from agentel.ui import UIConfig
@@ -104,12 +105,12 @@ def test_runs_page_lists_runs_with_totals_and_filters_in_the_url(ui, page):
     page.fill("input[name=agent]", "weather-agent")
     page.click("form.filters button[type=submit]")
     page.wait_for_url("**/runs?agent=weather-agent")
-    page.wait_for_function("document.querySelectorAll('#runs-table tbody tr').length === 2")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(2)
     page.click("#runs-table th a:text('cost')")
     page.wait_for_url("**order_by=cost**")
     page.go_back()
     page.go_back()
-    page.wait_for_function("document.querySelectorAll('#runs-table tbody tr').length === 6")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(6)
     assert page.errors == []
 
 
@@ -233,7 +234,7 @@ def test_stats_and_conversations_pages(ui, page):
     assert page.locator("#conversations-table tbody tr").count() == 1
     page.locator("#conversations-table tbody a").click()
     page.wait_for_url("**/runs?conversation=**")
-    page.wait_for_function("document.querySelectorAll('#runs-table tbody tr').length === 2")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(2)
     assert page.errors == []
 
 
@@ -245,9 +246,7 @@ def test_feedback_from_the_run_page_is_stored(ui, page):
     page.fill("#feedback-form input[name=score]", "0.75")
     page.fill("#feedback-form input[name=comment]", "<img src=x onerror=alert(1)> good")
     page.click("#feedback-form button")
-    page.wait_for_function(
-        "document.querySelector('#feedback-status').textContent.includes('0.75')"
-    )
+    expect(page.locator("#feedback-status")).to_contain_text("0.75")
     assert page.locator("[data-fact=feedback] dd").inner_text() == "0.75"
     with open_store(url) as store:
         assert store.run(run["run_id"])["feedback"] == 0.75
