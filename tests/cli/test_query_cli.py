@@ -366,16 +366,17 @@ def test_errors_say_what_was_wrong(recorded, tmp_path):
 
 
 def test_ambiguous_prefix_lists_the_candidates(tmp_path):
+    one, two = "abc" + "1" * 29, "abc" + "2" * 29  # run ids start with their trace ids
     document = otlp(
-        span("1" * 32, "abc" + "1" * 13, name="invoke_agent one", agent="one"),
-        span("2" * 32, "abc" + "2" * 13, name="invoke_agent two", agent="two"),
+        span(one, "1" * 16, name="invoke_agent one", agent="one"),
+        span(two, "1" * 16, name="invoke_agent two", agent="two"),
     )
     (tmp_path / "two.json").write_text(json.dumps(document))
     assert run_agentel("import", "two.json", *STORE, cwd=tmp_path).returncode == 0
     out = run_agentel("show", "abc", *STORE, cwd=tmp_path)
     assert out.returncode == 1
     assert "ambiguous" in out.stderr
-    assert "abc" + "1" * 13 in out.stderr and "abc" + "2" * 13 in out.stderr
+    assert one + "1" * 16 in out.stderr and two + "1" * 16 in out.stderr
     assert run_agentel("show", "abc1", *STORE, cwd=tmp_path).returncode == 0
 
 

@@ -195,7 +195,7 @@ def test_a_span_tree_10000_levels_deep(store: Store) -> None:
     store.ingest(records)
     store.ingest(records[:10])  # and a re-delivered batch touching the whole run
     (run,) = store.runs()
-    assert (run["run_id"], run["span_count"], run["llm_calls"]) == (sid(0), depth, 1)
+    assert (run["run_id"], run["span_count"], run["llm_calls"]) == (TRACE + sid(0), depth, 1)
     assert (run["input_tokens"], run["status"]) == (100, "ok")
     (root,) = store.trace(TRACE)
     levels, node = 1, root

@@ -17,7 +17,7 @@ from pathlib import Path
 from agentel.store import Store, open_store
 from agentel.store.memory import MemoryStore
 from tests.faults.conftest import child_env, wait_until, write_script
-from tests.store.store_helpers import rec
+from tests.store.store_helpers import TRACE, rec
 
 AGENTEL = str(Path(sys.executable).parent / "agentel")
 
@@ -135,8 +135,8 @@ def test_a_running_run_becomes_abandoned_when_its_process_is_gone(
             ]
         )
         assert {r["run_id"]: r["status"] for r in store.runs()} == {
-            mine: "running",
-            theirs: "running",
+            TRACE + mine: "running",
+            "cd" * 16 + theirs: "running",
         }
         assert store.mark_abandoned() == []
     finally:
@@ -144,21 +144,23 @@ def test_a_running_run_becomes_abandoned_when_its_process_is_gone(
         sleeper.wait(30)
 
     if not isinstance(store, MemoryStore):  # a store opened now sees it at once
-        assert open_backend().run(mine)["status"] == "abandoned"
-    assert store.mark_abandoned() in ([mine], [])  # [] when the open above persisted it
-    assert [r["run_id"] for r in store.runs(status="abandoned")] == [mine]
-    assert [r["run_id"] for r in store.runs(status="running")] == [theirs]  # not our host
+        assert open_backend().run(TRACE + mine)["status"] == "abandoned"
+    assert store.mark_abandoned() in ([TRACE + mine], [])  # [] when the open above persisted it
+    assert [r["run_id"] for r in store.runs(status="abandoned")] == [TRACE + mine]
+    assert [r["run_id"] for r in store.runs(status="running")] == [
+        "cd" * 16 + theirs
+    ]  # not our host
 
     late = rec("1" * 16, mine, start=now + 5, end=now + 6, **{"agentel.run.id": mine})
     store.ingest([late])  # a straggler recomputes the run: it stays abandoned
-    assert store.run(mine)["status"] == "abandoned"
-    assert store.run(mine)["span_count"] == 2
+    assert store.run(TRACE + mine)["status"] == "abandoned"
+    assert store.run(TRACE + mine)["span_count"] == 2
 
     finished = rec(
         mine, None, start=now, end=now + 500, resource=here, **{"agentel.run.id": mine}, **agent
     )
     store.ingest([finished])  # a finished top span always wins
-    assert store.run(mine)["status"] == "ok"
+    assert store.run(TRACE + mine)["status"] == "ok"
 
 
 def test_this_process_and_a_recycled_pid_are_judged_correctly() -> None:

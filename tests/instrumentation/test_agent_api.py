@@ -104,9 +104,9 @@ def test_child_agent_stays_in_the_outer_run(sqlite_recording) -> None:
     (run,) = runs
     by_name = named(spans)
     outer, child = by_name["invoke_agent planner"], by_name["invoke_agent researcher"]
-    assert run["run_id"] == outer["span_id"] and run["agent_name"] == "planner"
+    assert run["run_id"] == outer["trace_id"] + outer["span_id"] and run["agent_name"] == "planner"
     assert child["parent_span_id"] == outer["span_id"]
-    assert {s["run_id"] for s in spans} == {outer["span_id"]}
+    assert {s["run_id"] for s in spans} == {run["run_id"]}
     assert (run["llm_calls"], run["tool_calls"], run["input_tokens"]) == (1, 1, 100)
 
 
@@ -226,7 +226,7 @@ def test_feedback_inside_a_live_run_adds_an_evaluation_event(sqlite_recording) -
         A.GEN_AI_EVALUATION_NAME: "user_feedback",
         A.GEN_AI_EVALUATION_SCORE_VALUE: 1.0,
         A.GEN_AI_EVALUATION_SCORE_LABEL: "good",
-        A.AGENTEL_RUN_ID: root["span_id"],
+        A.AGENTEL_RUN_ID: root["trace_id"] + root["span_id"],
     }
 
 

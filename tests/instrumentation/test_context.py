@@ -38,7 +38,7 @@ def assert_one_run_with_tools(recording, tools: list[str]) -> None:
     for name in tools:
         span = by_name[f"execute_tool {name}"]
         assert span["parent_span_id"] == root["span_id"], name
-        assert span["run_id"] == run["run_id"] == root["span_id"], name
+        assert span["run_id"] == run["run_id"] == root["trace_id"] + root["span_id"], name
     assert run["tool_calls"] == len(tools)
 
 
@@ -126,7 +126,8 @@ def test_a_run_across_two_processes_is_one_run(sqlite_recording) -> None:
     with agent("fan-out") as root:
         headers = inject()
         assert set(headers) == {"traceparent", "baggage"}
-        run_id = format(root.span.get_span_context().span_id, "016x")
+        ctx = root.span.get_span_context()
+        run_id = format(ctx.trace_id, "032x") + format(ctx.span_id, "016x")
         assert f"{A.BAGGAGE_RUN_ID}={run_id}" in headers["baggage"]
         subprocess.run(
             [sys.executable, "-c", CHILD, sqlite_recording.url, json.dumps(headers)],
@@ -140,7 +141,7 @@ def test_a_run_across_two_processes_is_one_run(sqlite_recording) -> None:
     (run,) = runs
     assert run["run_id"] == run_id
     remote, chat = by_name["execute_tool remote_search"], by_name["chat gpt-4o-mini"]
-    assert remote["parent_span_id"] == run_id and chat["parent_span_id"] == remote["span_id"]
+    assert remote["parent_span_id"] == run_id[32:] and chat["parent_span_id"] == remote["span_id"]
     assert remote["service_name"] == "worker"
     assert {s["run_id"] for s in by_name.values()} == {run_id}
     assert (run["tool_calls"], run["llm_calls"], run["input_tokens"]) == (2, 1, 500)
@@ -157,7 +158,8 @@ def test_baggage_alone_does_not_join_a_local_parent(sqlite_recording) -> None:
     finally:
         otel_context.detach(token)
     runs, by_name = spans_of(sqlite_recording)
-    assert runs[0]["run_id"] == by_name["invoke_agent fan-out"]["span_id"]
+    root = by_name["invoke_agent fan-out"]
+    assert runs[0]["run_id"] == root["trace_id"] + root["span_id"]
 
 
 def test_bad_baggage_run_ids_are_ignored(sqlite_recording) -> None:

@@ -90,3 +90,8 @@ def agent_run(
             **stamp,
         ),
     ]
+
+
+def rid(span_id: str, trace_id: str = TRACE) -> str:
+    """The run id of the run rooted at ``span_id`` in ``trace_id``."""
+    return trace_id + span_id

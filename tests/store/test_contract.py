@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from agentel.store import AmbiguousIdError, NotFoundError
-from tests.store.store_helpers import TRACE, agent_run, chat, rec
+from tests.store.store_helpers import TRACE, agent_run, chat, rec, rid
 
 GPT_4O_MINI = (0.15e-6, 0.60e-6)  # USD per input / output token in the shipped catalog
 
@@ -16,7 +16,7 @@ GPT_4O_MINI = (0.15e-6, 0.60e-6)  # USD per input / output token in the shipped 
 def test_ingest_rolls_up_tokens_and_catalog_cost(store):
     store.ingest(agent_run())
     (run,) = store.runs()
-    assert run["run_id"] == "a" * 16
+    assert run["run_id"] == rid("a" * 16)
     assert (run["input_tokens"], run["output_tokens"]) == (2500, 500)
     assert (run["llm_calls"], run["tool_calls"], run["status"]) == (2, 1, "ok")
     assert run["cost_usd"] == pytest.approx(2500 * GPT_4O_MINI[0] + 500 * GPT_4O_MINI[1])
@@ -35,7 +35,7 @@ def test_ingest_is_idempotent_and_order_independent_across_instances(store, open
         for i in range(0, len(shuffled), 3):
             writers[i % 3].ingest(shuffled[i : i + 3])
         assert open_backend().runs() == expected
-        assert len(store.spans(run_id="a" * 16)) == 4
+        assert len(store.spans(run_id=rid("a" * 16))) == 4
 
 
 def test_unknown_model_is_unpriced_not_free(store):
@@ -53,28 +53,28 @@ def test_framework_llm_span_around_a_provider_span_is_counted_once(store):
     outer = chat("f" * 16, run_id, start=5, end=500, inp=900, out=90, **stamp)
     inner = chat("e" * 16, "f" * 16, start=10, end=400, inp=900, out=90, **stamp)
     store.ingest([top, outer])  # the framework span first: counted while it has no LLM child
-    assert store.run(run_id)["input_tokens"] == 900
+    assert store.run(rid(run_id))["input_tokens"] == 900
     store.ingest([inner])  # now the provider span below it takes over
-    run = store.run(run_id)
+    run = store.run(rid(run_id))
     assert (run["input_tokens"], run["output_tokens"], run["llm_calls"]) == (900, 90, 1)
-    counted = {s["span_id"]: s["counted"] for s in store.spans(run_id=run_id)}
+    counted = {s["span_id"]: s["counted"] for s in store.spans(run_id=rid(run_id))}
     assert counted == {run_id: False, "f" * 16: False, "e" * 16: True}
 
 
 def test_foreign_spans_without_run_id_join_their_ancestor_run_when_it_arrives(store):
     store.ingest([chat("c" * 16, "d" * 16, model="gpt-4o", inp=10, out=1)])
-    assert [r["run_id"] for r in store.runs()] == ["c" * 16]  # provisional
+    assert [r["run_id"] for r in store.runs()] == [rid("c" * 16)]  # provisional
     store.ingest([rec("d" * 16, "9" * 16, **{"gen_ai.operation.name": "invoke_agent"})])
-    assert [r["run_id"] for r in store.runs()] == ["d" * 16]
+    assert [r["run_id"] for r in store.runs()] == [rid("d" * 16)]
     store.ingest([rec("9" * 16, None, name="GET /ask")])  # the HTTP root: a run of its own
-    runs = {r["run_id"]: r for r in store.runs()}
+    runs = {r["run_id"][32:]: r for r in store.runs()}
     assert set(runs) == {"d" * 16, "9" * 16}
     assert (runs["d" * 16]["input_tokens"], runs["d" * 16]["llm_calls"]) == (10, 1)
     assert runs["9" * 16]["span_count"] == 1 and runs["9" * 16]["input_tokens"] == 0
     assert {s["span_id"]: s["run_id"] for s in store.spans(trace_id=TRACE)} == {
-        "c" * 16: "d" * 16,
-        "d" * 16: "d" * 16,
-        "9" * 16: "9" * 16,
+        "c" * 16: rid("d" * 16),
+        "d" * 16: rid("d" * 16),
+        "9" * 16: rid("9" * 16),
     }
 
 
@@ -89,7 +89,7 @@ def test_stamped_spans_pull_in_an_unstamped_descendant_stored_earlier(store):
         ]
     )
     (run,) = store.runs()
-    assert (run["run_id"], run["span_count"], run["input_tokens"]) == (run_id, 3, 1000)
+    assert (run["run_id"], run["span_count"], run["input_tokens"]) == (rid(run_id), 3, 1000)
 
 
 def test_redelivered_span_with_new_content_replaces_the_old_one(store):
@@ -104,7 +104,7 @@ def test_redelivered_span_with_new_content_replaces_the_old_one(store):
         **{"agentel.run.id": "a" * 16, "gen_ai.operation.name": "execute_tool"},
     )
     store.ingest([failed, failed])
-    run = store.run("a" * 16)
+    run = store.run(rid("a" * 16))
     assert (run["errors"], run["tool_calls"], run["span_count"]) == (1, 1, 4)
 
 
@@ -119,36 +119,39 @@ def test_live_run_is_running_until_its_top_span_ends(store):
         **{"gen_ai.agent.name": "bot"},
     )
     store.ingest([live])
-    run = store.run(run_id)
+    run = store.run(rid(run_id))
     assert (run["status"], run["end_time"], run["agent_name"]) == ("running", None, "bot")
     assert (run["pid"], run["host"]) == (4242, "box")
     store.ingest(agent_run()[1:])  # steps finish first: still running
-    assert store.run(run_id)["status"] == "running"
+    assert store.run(rid(run_id))["status"] == "running"
     store.ingest([agent_run()[0]])
-    finished = store.run(run_id)
+    finished = store.run(rid(run_id))
     assert (finished["status"], finished["llm_calls"], finished["pid"]) == ("ok", 2, None)
     store.ingest([live])  # a late snapshot never replaces the finished span
-    assert store.run(run_id) == finished
+    assert store.run(rid(run_id)) == finished
 
 
 def test_prefixes_and_errors_name_the_bad_value(store):
-    other = "ab" + "0" * 14
+    other = "cd" * 16 + "ab" + "0" * 14
     store.ingest(
         [
             *agent_run("a"),
             rec(
-                other,
+                other[32:],
                 None,
                 trace_id="cd" * 16,
                 **{"gen_ai.operation.name": "invoke_agent", "agentel.run.id": other},
             ),
         ]
     )
-    assert store.run("aaaa")["run_id"] == "a" * 16
-    assert store.run("AB0")["run_id"] == other
+    assert store.run("abab")["run_id"] == rid("a" * 16)
+    assert store.run("CDC")["run_id"] == other
+    second = {"gen_ai.operation.name": "invoke_agent", "agentel.run.id": "b" * 16}
+    store.ingest([rec("b" * 16, None, **second)])  # a second run in the same trace
     with pytest.raises(AmbiguousIdError) as info:
-        store.run("a")
-    assert set(info.value.candidates) == {"a" * 16, other}
+        store.run("abab")
+    assert set(info.value.candidates) == {rid("a" * 16), rid("b" * 16)}
+    assert store.run(rid("b" * 15))["run_id"] == rid("b" * 16)
     with pytest.raises(NotFoundError, match="'ffff'"):
         store.run("ffff")
     with pytest.raises(NotFoundError, match="not a hex id"):
@@ -164,7 +167,7 @@ def test_trace_and_run_tree_nest_children(store):
     assert root["span_id"] == "a" * 16
     assert [c["span_id"] for c in root["children"]] == ["1" * 16, "2" * 16, "3" * 16]
     assert all(c["counted"] for c in root["children"] if c["category"] == "llm")
-    assert store.run_tree("aaa") == [root]
+    assert store.run_tree("aba") == [root]
     span = root["children"][0]
     assert span["attributes"]["gen_ai.usage.input_tokens"] == 1000
     assert span["cost_breakdown"]["input"] == pytest.approx(1000 * GPT_4O_MINI[0])
@@ -188,7 +191,7 @@ def test_runs_filter_order_and_page(store):
     )
 
     def ids(**kw):
-        return [r["run_id"][0] for r in store.runs(**kw)]
+        return [r["run_id"][32] for r in store.runs(**kw)]
 
     assert ids() == ["b", "c", "a"]
     assert ids(order_by="duration") == ["c", "a", "b"]  # unfinished last
@@ -204,15 +207,15 @@ def test_runs_filter_order_and_page(store):
 
 def test_feedback_sets_the_run_score_and_survives_new_spans(store):
     store.ingest(agent_run()[1:])
-    entry = store.add_feedback("aaaa", 0.25, comment="slow", label="poor")
-    assert entry["run_id"] == "a" * 16 and entry["comment"] == "slow"
+    entry = store.add_feedback("abab", 0.25, comment="slow", label="poor")
+    assert entry["run_id"] == rid("a" * 16) and entry["comment"] == "slow"
     assert entry["label"] == "poor"
     assert entry["created_at"].endswith("Z")
-    store.add_feedback("a" * 16, 1)
+    store.add_feedback(rid("a" * 16), 1)
     store.ingest([agent_run()[0]])
-    assert store.run("a" * 16)["feedback"] == 1.0
+    assert store.run(rid("a" * 16))["feedback"] == 1.0
     with pytest.raises(ValueError, match="nan"):
-        store.add_feedback("a" * 16, float("nan"))
+        store.add_feedback(rid("a" * 16), float("nan"))
     with pytest.raises(NotFoundError):
         store.add_feedback("ffff", 1)
 
@@ -223,9 +226,9 @@ def test_prune_deletes_old_runs_with_their_spans(store):
     new_ns = int((now - timedelta(hours=1)).timestamp() * 1e9)
     store.ingest(agent_run("a", trace_id="a1" * 16, start=old_ns))
     store.ingest(agent_run("b", trace_id="b1" * 16, start=new_ns))
-    store.add_feedback("a" * 16, 0.5)
+    store.add_feedback(rid("a" * 16, "a1" * 16), 0.5)
     assert store.prune(timedelta(days=30)) == 1
-    assert [r["run_id"] for r in store.runs()] == ["b" * 16]
+    assert [r["run_id"] for r in store.runs()] == [rid("b" * 16, "b1" * 16)]
     assert store.spans(trace_id="a1" * 16) == [] and len(store.spans()) == 4
     assert store.prune(now - timedelta(days=30)) == 0
     with pytest.raises(ValueError, match="negative"):
@@ -236,7 +239,32 @@ def test_empty_and_duplicate_batches(store):
     store.ingest([])
     assert store.runs() == [] and store.spans() == []
     with pytest.raises(NotFoundError):
-        store.run("a")
+        store.run("ab")
     spans = agent_run()
     store.ingest(spans + spans[::-1])
-    assert store.run("a")["span_count"] == 4 and len(store.spans()) == 4
+    assert store.run("ab")["span_count"] == 4 and len(store.spans()) == 4
+
+
+def test_a_span_id_reused_by_another_trace_never_takes_a_run_over(store):
+    """Span ids are unique only within a trace: a run is named by its trace and root span."""
+    victim = agent_run(trace_id="a1" * 16)
+    store.ingest(victim)
+    before = store.run(rid("a" * 16, "a1" * 16))
+    evil = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "evil"}
+    forged = "a1" * 16 + "a" * 16  # the victim's whole run id, claimed from another trace
+    store.ingest(
+        [
+            rec("a" * 16, None, trace_id="e1" * 16, **evil, **{"agentel.run.id": "a" * 16}),
+            chat("9" * 16, "a" * 16, trace_id="e1" * 16, inp=999_999, **{"agentel.run.id": forged}),
+            chat("8" * 16, None, trace_id="e2" * 16, inp=5, **{"agentel.run.id": forged}),
+        ]
+    )
+    assert store.run(rid("a" * 16, "a1" * 16)) == before
+    attacker = store.run(rid("a" * 16, "e1" * 16))
+    assert (attacker["agent_name"], attacker["input_tokens"]) == ("evil", 999_999)
+    assert {r["run_id"] for r in store.runs()} == {
+        rid("a" * 16, "a1" * 16),
+        rid("a" * 16, "e1" * 16),
+        rid("8" * 16, "e2" * 16),
+    }
+    assert store.run("a1")["run_id"] == rid("a" * 16, "a1" * 16)  # a short prefix still works

@@ -9,7 +9,7 @@ import pytest
 
 from agentel.store import StoreError, open_store
 from agentel.store.mongodb import MongoStore
-from tests.store.store_helpers import agent_run
+from tests.store.store_helpers import agent_run, rid
 
 
 def test_a_writer_with_a_stale_view_recomputes_the_run(mongodb_url):
@@ -18,10 +18,10 @@ def test_a_writer_with_a_stale_view_recomputes_the_run(mongodb_url):
     stale = first._plan(spans[:2])  # computed before the other writer's spans land
     second.ingest(spans[2:])
     conflicts = first._apply(stale)
-    assert conflicts == {"a" * 16}
+    assert conflicts == {rid("a" * 16)}
     assert first._apply(first._plan([], conflicts)) == set()
     with MongoStore(mongodb_url) as reference:
-        run = reference.run("a" * 16)
+        run = reference.run(rid("a" * 16))
     assert (run["span_count"], run["llm_calls"], run["input_tokens"]) == (4, 2, 2500)
     first.close()
     second.close()

@@ -162,7 +162,11 @@ def _readable(flat: Flat, mode: str, *, live: bool = False) -> ReadableSpan:
     if top_agent is not None and (
         mode == "stamped" or (mode == "mixed" and not node.stamp_dropped)
     ):
-        attrs["agentel.run.id"] = format(top_agent.span_id, "016x")
+        # "mixed" stamps a bare span id, as agentel did before run ids named the trace too
+        stamp = format(top_agent.span_id, "016x")
+        if mode == "stamped":
+            stamp = format(top_agent.trace_id, "032x") + stamp
+        attrs["agentel.run.id"] = stamp
     status = {"ok": StatusCode.OK, "error": StatusCode.ERROR}.get(node.status, StatusCode.UNSET)
     parent = flat.parent
     return ReadableSpan(
@@ -194,7 +198,7 @@ def _reference_runs(spans: list[Flat]) -> dict[str, dict[str, Any]]:
             (f.node.conversation for f in group if f.node.conversation), None
         )
         ttft = next((f.node.ttft * 1000.0 for f in counted if f.node.ttft is not None), None)
-        run_id = format(root.span_id, "016x")
+        run_id = format(root.trace_id, "032x") + format(root.span_id, "016x")
         runs[run_id] = {
             "run_id": run_id,
             "trace_id": format(root.trace_id, "032x"),
@@ -323,7 +327,7 @@ def test_stored_runs_equal_the_reference(target: Target, trees, delivery) -> Non
     assert len(spans) == len(flats)
     for flat in flats:
         span = spans[format(flat.span_id, "016x")]
-        assert span["run_id"] == format(flat.run.span_id, "016x")
+        assert span["run_id"] == format(flat.trace_id, "032x") + format(flat.run.span_id, "016x")
         assert span["counted"] is flat.counted
 
 

@@ -68,7 +68,7 @@ def ids(runs):
         ({"where": "cost_usd > 0.05 or status == 'error'"}, "bc"),
         ({"where": "model == 'gpt-4o-mini' and duration_ms == null"}, "d"),
         ({"where": "duration_ms >= 900 and agent_name in ('planner', 'coder')"}, "abc"),
-        ({"where": "run_id == 'aaaaaaaaaaaaaaaa'"}, "a"),
+        ({"where": f"run_id == '{RUN['a']}'"}, "a"),
         ({"where": "not errors == 0", "agent": "coder"}, "b"),
     ],
 )
@@ -279,7 +279,7 @@ def test_export_streams_full_records(loaded):
     assert [r.start_ns for r in records] == sorted(r.start_ns for r in records)
     svc = [r for r in records if r.trace_id == "a" * 32]
     assert all(r.resource == {"service.name": "svc-a"} for r in svc)
-    assert [r.span_id for r in loaded.export(run_id=RUN["c"])] == [RUN["c"], "c1" * 8]
+    assert [r.span_id for r in loaded.export(run_id=RUN["c"])] == [RUN["c"][32:], "c1" * 8]
     assert len(list(loaded.export(since="7d"))) == 11
 
 

@@ -21,7 +21,7 @@ ATTRIBUTES = {
     A.GEN_AI_TOOL_NAME: "tool",
     A.GEN_AI_TOOL_CALL_ID: "call",
     A.AGENTEL_ITERATION: 3,
-    A.AGENTEL_RUN_ID: "r" * 16,
+    A.AGENTEL_RUN_ID: "e" * 16,
     A.GEN_AI_USAGE_INPUT_TOKENS: 100,
     A.GEN_AI_USAGE_OUTPUT_TOKENS: 50,
     A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 40,
@@ -37,7 +37,7 @@ ATTRIBUTES = {
 
 def test_build_span_record_sets_every_field_by_name():
     parts = {
-        "trace_id": "t" * 32,
+        "trace_id": "d" * 32,
         "span_id": "s" * 16,
         "parent_span_id": "p" * 16,
         "name": "chat gpt-4o",
@@ -56,7 +56,7 @@ def test_build_span_record_sets_every_field_by_name():
     norm = normalize(parts["name"], parts["kind"], ATTRIBUTES)
     expected = SpanRecord(
         **parts,
-        **norm,
+        **{**norm, "run_id": "d" * 32 + "e" * 16},  # a bare span id names a run of this trace
         run_id_stamped=True,
         service_name="svc",
     )

@@ -7,10 +7,12 @@ import itertools
 from agentel.store.records import TOKEN_FIELDS, SpanRecord
 from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids
 
+T = "t" * 32
+
 
 def span(span_id, parent=None, *, category="other", operation=None, run_id=None, **kw):
     return SpanRecord(
-        trace_id="t" * 32,
+        trace_id=T,
         span_id=span_id,
         parent_span_id=parent,
         name=kw.pop("name", span_id),
@@ -38,11 +40,11 @@ def test_top_most_agent_is_the_run_and_child_agents_are_steps():
     outer = span("a1", "h", operation="invoke_agent")
     inner = span("a2", "a1", operation="invoke_agent")
     llm = span("l", "a2", operation="chat")
-    assert resolve_run_ids(nodes(http, outer, inner, llm)) == {
-        "h": "h",  # above the agent: the trace root's own run
-        "a1": "a1",
-        "a2": "a1",
-        "l": "a1",
+    assert resolve_run_ids(T, nodes(http, outer, inner, llm)) == {
+        "h": T + "h",  # above the agent: the trace root's own run
+        "a1": T + "a1",
+        "a2": T + "a1",
+        "l": T + "a1",
     }
 
 
@@ -54,28 +56,28 @@ def test_resolution_is_order_independent():
         span("t", "a", operation="execute_tool"),
         span("l2", "t", operation="chat"),
     ]
-    expected = resolve_run_ids(nodes(*spans))
+    expected = resolve_run_ids(T, nodes(*spans))
     for order in itertools.permutations(spans):
-        assert resolve_run_ids(nodes(*order)) == expected
+        assert resolve_run_ids(T, nodes(*order)) == expected
 
 
 def test_missing_parent_gives_a_provisional_run_that_converges():
     child = span("c", "p", operation="chat")
-    assert resolve_run_ids(nodes(child)) == {"c": "c"}
+    assert resolve_run_ids(T, nodes(child)) == {"c": T + "c"}
     parent = span("p", None, operation="invoke_workflow")
-    assert resolve_run_ids(nodes(child, parent)) == {"c": "p", "p": "p"}
+    assert resolve_run_ids(T, nodes(child, parent)) == {"c": T + "p", "p": T + "p"}
 
 
 def test_stamped_spans_keep_their_run_and_lend_it_below():
     stamped = span("s", "x", run_id="R", run_id_stamped=True)
     foreign = span("f", "s", operation="invoke_agent")
-    assert resolve_run_ids(nodes(stamped, foreign)) == {"s": "R", "f": "R"}
+    assert resolve_run_ids(T, nodes(stamped, foreign)) == {"s": "R", "f": "R"}
 
 
 def test_cycles_terminate():
     a = span("a", "b")
     b = span("b", "a")
-    result = resolve_run_ids(nodes(a, b))
+    result = resolve_run_ids(T, nodes(a, b))
     assert set(result) == {"a", "b"}
 
 
@@ -126,7 +128,7 @@ def test_compute_run_sums_counted_spans_and_counts_unpriced():
     tool_span = span("t", "a", category="tool", start_ns=3)
     spans = [root, llm1, llm2, tool_span]
     mark_counted(spans)
-    run = compute_run("a", spans)
+    run = compute_run(T + "a", spans)
     assert run is not None
     assert (run.input_tokens, run.output_tokens, run.cache_read_tokens, run.reasoning_tokens) == (
         110,
@@ -146,14 +148,14 @@ def test_compute_run_sums_counted_spans_and_counts_unpriced():
 def test_run_without_its_root_yet_is_running():
     llm = span("l", "a", category="llm", input_tokens=1, output_tokens=1, cost_usd=0.1)
     mark_counted([llm])
-    run = compute_run("a", [llm])
+    run = compute_run(T + "a", [llm])
     assert run is not None and run.status == "running" and run.end_ns is None
 
 
 def test_error_root_makes_an_error_run():
     root = span("a", None, operation="invoke_agent", status="error")
     mark_counted([root])
-    assert compute_run("a", [root]).status == "error"
+    assert compute_run(T + "a", [root]).status == "error"
 
 
 def test_compute_run_sums_every_token_field():
@@ -169,7 +171,7 @@ def test_compute_run_sums_every_token_field():
     ]
     spans = [span("a", None, operation="invoke_agent", category="agent"), *llms]
     mark_counted(spans)
-    run = compute_run("a", spans)
+    run = compute_run(T + "a", spans)
     assert {f: getattr(run, f) for f in TOKEN_FIELDS} == {
         f: sum(getattr(s, f) for s in llms) for f in TOKEN_FIELDS
     }

@@ -12,7 +12,7 @@ import pytest
 
 from agentel.store import open_store
 from agentel.store.sqlite import SCHEMA_VERSION, SQLiteStore, schema_migrations
-from tests.store.store_helpers import agent_run
+from tests.store.store_helpers import agent_run, rid
 
 
 def _apply(conn: sqlite3.Connection, up_to: int) -> None:
@@ -58,8 +58,8 @@ def test_a_version_1_file_is_migrated_forward_keeping_its_data(tmp_path):
     assert store.schema_version() == SCHEMA_VERSION
     assert store.run("aaaa")["pid"] is None and store.run("aaaa")["status"] == "ok"
     store.ingest(agent_run("b"))
-    store.add_feedback("bbbb", 1.0)
-    assert store.run("bbbb")["feedback"] == 1.0
+    store.add_feedback(rid("b" * 16), 1.0)
+    assert store.run(rid("b" * 16))["feedback"] == 1.0
     # an existing file keeps auto_vacuum off (changing it needs a full VACUUM); prune still works
     assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
     assert store.prune(timedelta(0)) == 2
@@ -67,6 +67,48 @@ def test_a_version_1_file_is_migrated_forward_keeping_its_data(tmp_path):
     assert (
         SQLiteStore(str(path)).schema_version() == SCHEMA_VERSION
     )  # reopening applies nothing twice
+
+
+def test_a_version_4_file_gets_run_ids_of_trace_and_span_and_merged_runs_split(tmp_path):
+    """Before version 5 a run id was the root span id alone: a span of another trace reusing
+    it took the run over. The migration renames every id and recomputes every run."""
+    path = tmp_path / "v4.db"
+    conn = sqlite3.connect(path)
+    _apply(conn, 4)
+    victim, attacker = "aa" * 16, "ee" * 16
+    bare = "1" * 16
+    spans = [
+        # (trace, span, parent, stamped run id, operation, input tokens)
+        (victim, bare, None, bare, "invoke_agent", None),
+        (victim, "2" * 16, bare, bare, "chat", 10),
+        (attacker, bare, None, bare, "invoke_agent", None),
+        (attacker, "3" * 16, bare, bare, "chat", 999_999),
+    ]
+    for trace, span, parent, run_id, operation, tokens in spans:
+        category = "llm" if operation == "chat" else "agent"
+        conn.execute(
+            "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, "
+            "status, run_id, run_id_stamped, category, operation, input_tokens, counted) "
+            "VALUES (?, ?, ?, 'n', 'internal', 1, 2, 'ok', ?, 1, ?, ?, ?, ?)",
+            (trace, span, parent, run_id, category, operation, tokens, int(tokens is not None)),
+        )
+    # what the old store held: one run, taken over by the attacker's trace
+    conn.execute(
+        "INSERT INTO runs (run_id, trace_id, status, start_ns, models, input_tokens) "
+        "VALUES (?, ?, 'ok', 1, '[]', 999999)",
+        (bare, attacker),
+    )
+    conn.execute("INSERT INTO feedback (run_id, score, created_ns) VALUES (?, 1.0, 1)", (bare,))
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(str(path))
+    runs = {r["run_id"]: r for r in store.runs()}
+    assert set(runs) == {victim + bare, attacker + bare}
+    assert runs[victim + bare]["input_tokens"] == 10
+    assert runs[attacker + bare]["input_tokens"] == 999_999
+    assert {s["run_id"] for s in store.spans(trace_id=victim)} == {victim + bare}
+    assert store.conn.execute("SELECT run_id FROM feedback").fetchall() == [(attacker + bare,)]
+    store.close()
 
 
 def test_new_store_file_is_private(tmp_path):

@@ -93,7 +93,7 @@ def py_ids(runs, text):
 )
 def test_examples_agree_in_sql_and_python(runs_db, text, expected):
     path, runs = runs_db
-    want = sorted(c * 16 for c in expected)
+    want = sorted(c * 48 for c in expected)  # trace id c * 32, root span id c * 16
     assert sql_ids(path, text) == want
     assert py_ids(runs, text) == want
 

@@ -30,16 +30,15 @@ from agentel.semconv.attributes import (
     GEN_AI_OPERATION_NAME,
 )
 from agentel.semconv.normalize import RUN_OPERATIONS
-from agentel.store.records import SpanRecord, build_span_record
+from agentel.store.records import SpanRecord, build_span_record, run_key, stamped_run_id
 
 logger = logging.getLogger("agentel.exporters")
 
-_HEX = frozenset("0123456789abcdef")
 
-
-def _is_run_id(value: object) -> bool:
-    """Run ids are span ids: 16 lowercase hex digits (baggage may come from anywhere)."""
-    return isinstance(value, str) and len(value) == 16 and set(value) <= _HEX
+def _own_run_id(span: Span | ReadableSpan) -> str:
+    """The id of the run that ``span`` would be the root of."""
+    ctx = span.context
+    return run_key(format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
 
 
 class RunIdSpanProcessor(SpanProcessor):
@@ -68,12 +67,13 @@ class RunIdSpanProcessor(SpanProcessor):
         attributes = getattr(parent, "attributes", None)
         run_id = attributes.get(AGENTEL_RUN_ID) if attributes else None
         if run_id is None and parent.get_span_context().is_remote:
+            # baggage may come from anywhere: only a run of this very trace is joined
             entry = baggage.get_baggage(BAGGAGE_RUN_ID, parent_context)
-            run_id = entry if _is_run_id(entry) else None
+            run_id = stamped_run_id(format(span.context.trace_id, "032x"), entry)
         if run_id is None:
             if own.get(GEN_AI_OPERATION_NAME) not in RUN_OPERATIONS:
                 return
-            run_id = format(span.context.span_id, "016x")
+            run_id = _own_run_id(span)
             if self._rerun_of is not None:
                 span.set_attribute(AGENTEL_RERUN_OF, self._rerun_of)
         span.set_attribute(AGENTEL_RUN_ID, run_id)
@@ -133,7 +133,8 @@ class LiveRunSpanProcessor(SpanProcessor):
         try:
             attributes = span.attributes
             ctx = span.context
-            if not attributes or attributes.get(AGENTEL_RUN_ID) != format(ctx.span_id, "016x"):
+            stamp = attributes.get(AGENTEL_RUN_ID) if attributes else None
+            if not isinstance(stamp, str) or stamp != _own_run_id(span):
                 return
             if self._stopped or not ctx.trace_flags.sampled:
                 return

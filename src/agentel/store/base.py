@@ -114,6 +114,22 @@ class Store(ABC):
             f"runs {sorted(conflicts)} in {self.url} kept changing under concurrent writers"
         )
 
+    def _recompute(self, run_ids: Iterable[str], chunk: int = 500) -> None:
+        """Recompute runs from their stored spans, ``chunk`` runs at a time (a run id with no
+        span left is deleted)."""
+        ordered = sorted(set(run_ids))
+        for start in range(0, len(ordered), chunk):
+            pending = set(ordered[start : start + chunk])
+            with self._writing():
+                for _ in range(MAX_CONFLICT_RETRIES):
+                    if not pending:
+                        break
+                    pending = self._apply(self._plan([], pending))
+            if pending:
+                raise StoreError(
+                    f"runs {sorted(pending)} in {self.url} kept changing under concurrent writers"
+                )
+
     def _plan(self, batch: Sequence[SpanRecord], runs: set[str] = frozenset()) -> IngestPlan:  # type: ignore[assignment]
         run_ids = {r.run_id for r in batch if r.run_id_stamped and r.run_id} | set(runs)
         traces = {r.trace_id for r in batch}

@@ -133,7 +133,7 @@ def plan_ingest(
             members = by_trace.get(span.trace_id)
             if members is not None:
                 members.append(span)
-        for members in by_trace.values():
+        for trace_id, members in by_trace.items():
             nodes = {
                 s.span_id: Node(
                     s.span_id,
@@ -143,7 +143,7 @@ def plan_ingest(
                 )
                 for s in members
             }
-            resolved = resolve_run_ids(nodes)
+            resolved = resolve_run_ids(trace_id, nodes)
             for span in members:
                 span.run_id = resolved[span.span_id]
 

@@ -49,10 +49,12 @@ from agentel.store.query import (
 )
 from agentel.store.records import (
     RUN_COLUMNS,
+    RUN_ID_LENGTH,
     SPAN_COLUMNS,
     RunRecord,
     SpanRecord,
     dump_json,
+    run_key,
     shared_json,
 )
 from agentel.store.where import FIELDS, to_mongo
@@ -60,6 +62,10 @@ from agentel.store.where import FIELDS, to_mongo
 ENV_TTL_DAYS = "AGENTEL_MONGODB_TTL_DAYS"
 DEFAULT_DATABASE = "agentel"
 DUPLICATE_KEY = 11000
+SCHEMA_VERSION = 2
+"""The document layout this code writes (kept in the ``meta`` collection; see ``_migrate``)."""
+_PRUNE_BATCH = 250
+"""Runs deleted per round of prune: each round is a few `$in` deletes of this many ids."""
 DEFAULT_SOCKET_TIMEOUT_MS = 10_000
 """How long one read or write may wait on the server: a hung server cannot block forever."""
 
@@ -71,7 +77,6 @@ _SPAN_DEFAULTS: dict[str, Any] = {
     "counted": False,
 }
 _LOAD_PROJECTION = {c: 0 for c in ("attributes", "events", "links", "cost_breakdown")}
-RUN_ID_LENGTH = 16
 _WHERE_FIELDS = {f: f for f in FIELDS} | {"run_id": "_id", "model": "models"}
 _STATS_PROJECTION = {
     "_id": 0,
@@ -216,8 +221,11 @@ class MongoStore(Store):
         self._runs = db["runs"]
         self._feedback = db["feedback"]
         self._dropped = db["dropped_spans"]
+        self._meta = db["meta"]
         try:
             self._ensure_indexes(ttl_days if ttl_days is not None else ttl_days_from_env())
+            with contextlib.suppress(pymongo.errors.OperationFailure):  # a read-only user
+                self._migrate()
             with contextlib.suppress(pymongo.errors.OperationFailure):  # a read-only user
                 self.mark_abandoned()
         except pymongo.errors.ServerSelectionTimeoutError as exc:
@@ -252,6 +260,48 @@ class MongoStore(Store):
                 (self._feedback, "created_at"),
             ):
                 self._ttl_index(collection, field, seconds)
+
+    def _migrate(self) -> None:
+        """Bring documents written by an older agentel up to ``SCHEMA_VERSION``, once.
+
+        2: run ids name the trace too (trace id + root span id, where they were the root
+        span id alone). Runs, spans and feedback are renamed, then the renamed runs are
+        recomputed from their spans, which splits runs that two traces had merged. Every
+        step can be repeated, so a migration cut short is finished by the next open.
+        """
+        from pymongo import UpdateOne
+        from pymongo.errors import DuplicateKeyError
+
+        held = self._meta.find_one({"_id": "schema"}) or {}
+        if held.get("version", 1) >= SCHEMA_VERSION:
+            return
+        bare = {"$regex": "^[0-9a-f]{16}$"}
+        renamed: dict[str, str] = {}
+        for doc in self._runs.find({"_id": bare}):
+            new_id = run_key(doc.get("trace_id") or "", doc["_id"])
+            renamed[doc["_id"]] = new_id
+            with contextlib.suppress(DuplicateKeyError):  # renamed before a crash
+                self._runs.insert_one({**doc, "_id": new_id})
+            self._runs.delete_one({"_id": doc["_id"]})
+        for old, new in renamed.items():
+            self._feedback.update_many({"run_id": old}, {"$set": {"run_id": new}})
+        touched: set[str] = set(renamed.values())
+        ops = []
+        for doc in self._spans.find({"run_id": bare}, {"trace_id": 1, "run_id": 1}):
+            new_id = run_key(doc["trace_id"], doc["run_id"])
+            touched.add(new_id)
+            ops.append(
+                UpdateOne(
+                    {"_id": doc["_id"], "trace_id": doc["trace_id"]}, {"$set": {"run_id": new_id}}
+                )
+            )
+            if len(ops) >= 1000:
+                self._spans.bulk_write(ops, ordered=False)
+                ops = []
+        if ops:
+            self._spans.bulk_write(ops, ordered=False)
+        self._recompute(touched)
+        self._meta.update_one({"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True)
 
     @staticmethod
     def _ttl_index(collection: Any, field: str, seconds: int) -> None:
@@ -542,7 +592,9 @@ class MongoStore(Store):
         while True:
             old = [
                 doc["_id"]
-                for doc in self._runs.find({"start_ns": {"$lt": cutoff}}, {"_id": 1}).limit(1000)
+                for doc in self._runs.find({"start_ns": {"$lt": cutoff}}, {"_id": 1}).limit(
+                    _PRUNE_BATCH
+                )
             ]
             if not old:
                 return pruned

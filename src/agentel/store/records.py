@@ -26,6 +26,48 @@ TOKEN_FIELDS = (
 )
 
 
+TRACE_ID_LENGTH = 32
+SPAN_ID_LENGTH = 16
+RUN_ID_LENGTH = TRACE_ID_LENGTH + SPAN_ID_LENGTH
+_HEX = frozenset("0123456789abcdef")
+
+
+def run_key(trace_id: str, span_id: str) -> str:
+    """The id of the run rooted at span ``span_id`` of trace ``trace_id``.
+
+    Span ids are unique only within their trace, so a run is named by both: the 32 hex digits
+    of the trace id followed by the 16 of the root span id. It starts with the trace id, so a
+    short prefix of it is as unique as one of the trace id.
+    """
+    return trace_id + span_id
+
+
+def root_span_id(run_id: str) -> str:
+    """The span id of a run's root (the last 16 hex digits of its id)."""
+    return run_id[TRACE_ID_LENGTH:]
+
+
+def is_root_of(span: SpanRecord, run_id: str | None) -> bool:
+    """Whether ``span`` is the root span of run ``run_id``."""
+    return run_id is not None and run_id == span.trace_id + span.span_id
+
+
+def stamped_run_id(trace_id: str, stamp: object) -> str | None:
+    """The run id an ``agentel.run.id`` stamp names for a span of ``trace_id``, or None.
+
+    A whole run id must belong to the span's own trace: a span can never claim a run of
+    another trace. A bare span id (what agentel before run ids of both parts stamped) names
+    that span in the same trace. Anything else is no stamp: the run is derived at ingest.
+    """
+    if not isinstance(stamp, str) or not _HEX.issuperset(stamp):
+        return None
+    if len(stamp) == SPAN_ID_LENGTH:
+        return run_key(trace_id, stamp)
+    if len(stamp) == RUN_ID_LENGTH and stamp.startswith(trace_id):
+        return stamp
+    return None
+
+
 def iso_time(ns: int | None) -> str | None:
     """Nanoseconds since the epoch as an ISO-8601 UTC string (microsecond precision)."""
     if ns is None:
@@ -276,6 +318,7 @@ def build_span_record(
         output_tps,
     ) = normalized_values(name, kind, attributes)
     resource = resource or {}
+    run_id = stamped_run_id(trace_id, run_id)
     # positional, in field order (half the cost of 39 keywords); a test checks every field
     record = SpanRecord(
         trace_id,

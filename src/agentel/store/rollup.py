@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 
 from agentel.semconv.normalize import RUN_OPERATIONS, USAGE_CATEGORIES
-from agentel.store.records import RunRecord, SpanRecord
+from agentel.store.records import RunRecord, SpanRecord, is_root_of, run_key
 
 MAX_DEPTH = 100_000
 """Ancestor walks stop here, so a corrupt (cyclic) parent chain cannot loop forever."""
@@ -27,8 +27,8 @@ class Node:
     stamped_run_id: str | None
 
 
-def resolve_run_ids(nodes: Mapping[str, Node]) -> dict[str, str]:
-    """Assign a run id to every span of one trace from the spans present so far.
+def resolve_run_ids(trace_id: str, nodes: Mapping[str, Node]) -> dict[str, str]:
+    """Assign a run id to every span of trace ``trace_id`` from the spans present so far.
 
     A span stamped by our processor keeps its stamp, and its descendants join that run.
     Otherwise a span belongs to the top-most agent/workflow span on its ancestor chain, or,
@@ -62,7 +62,7 @@ def resolve_run_ids(nodes: Mapping[str, Node]) -> dict[str, str]:
         for span_id in reversed(chain):
             is_run_op = nodes[span_id].operation in RUN_OPERATIONS
             if run is None or (is_run_op and not run[1]):
-                run = (span_id, is_run_op)
+                run = (run_key(trace_id, span_id), is_run_op)
             result[span_id] = run
     return {span_id: run[0] for span_id, run in result.items()}
 
@@ -103,7 +103,7 @@ def _own_iterations(run_id: str, spans: list[SpanRecord]) -> set[int]:
         while parent is not None and parent.operation not in RUN_OPERATIONS and steps < MAX_DEPTH:
             parent = by_id.get(parent.parent_span_id or "")
             steps += 1
-        if parent is not None and parent.span_id == run_id:
+        if parent is not None and is_root_of(parent, run_id):
             own.add(span.iteration)
     return own
 
@@ -140,7 +140,7 @@ def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
     """The run record for the spans of one run (``counted`` must already be marked)."""
     if not spans:
         return None
-    root = next((s for s in spans if s.span_id == run_id), None)
+    root = next((s for s in spans if is_root_of(s, run_id)), None)
     ordered = sorted(spans, key=_start)
     first = ordered[0]  # stable sort: the first of the earliest, as min() would pick
     head = root or first

@@ -23,6 +23,7 @@ from agentel.store.base import (
     dropped_entries,
     feedback_entry,
     pick_prefix,
+    plan_ingest,
 )
 from agentel.store.query import (
     PERCENTILES,
@@ -115,6 +116,10 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
     4: ``spans_usage``, a covering index of the counted LLM/embedding spans ordered by model
        and duration: ``stats(by="model")`` reads only it, its sums in one pass and each
        percentile by seeking to its rank.
+    5: run ids name the trace too (trace id + root span id; they were the root span id
+       alone, which another trace could reuse). Feedback, runs and spans are renamed, then
+       every run is recomputed from its spans (``RECOMPUTE_AFTER``), which splits runs that
+       two traces had merged.
     """
     return [
         (
@@ -168,7 +173,21 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
                 "cost_usd) WHERE counted = 1",
             ],
         ),
+        (
+            5,
+            [
+                "UPDATE feedback SET run_id = (SELECT trace_id FROM runs "
+                "WHERE runs.run_id = feedback.run_id) || run_id WHERE length(run_id) = 16 "
+                "AND EXISTS (SELECT 1 FROM runs WHERE runs.run_id = feedback.run_id)",
+                "UPDATE runs SET run_id = trace_id || run_id WHERE length(run_id) = 16",
+                "UPDATE spans SET run_id = trace_id || run_id WHERE length(run_id) = 16",
+            ],
+        ),
     ]
+
+
+RECOMPUTE_AFTER = frozenset({5})
+"""Migrations after which every run is recomputed from its spans, in the same transaction."""
 
 
 SCHEMA_VERSION = schema_migrations()[-1][0]
@@ -217,7 +236,9 @@ _UPSERT_RUN = (
     f"ON CONFLICT (run_id) DO UPDATE SET "
     f"{', '.join(f'{c} = excluded.{c}' for c in RUN_COLUMNS[1:] if c != 'feedback')}"
 )
-_LOAD_COLUMNS = ", ".join([*_ROLLUP_COLUMNS, "CASE WHEN span_id = run_id THEN resource END"])
+_LOAD_COLUMNS = ", ".join(
+    [*_ROLLUP_COLUMNS, "CASE WHEN trace_id || span_id = run_id THEN resource END"]
+)
 
 
 class SQLiteStore(Store):
@@ -274,6 +295,7 @@ class SQLiteStore(Store):
         conn.execute("BEGIN IMMEDIATE")
         try:
             applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            recompute = False
             for version, statements in pending:
                 if version in applied:
                     continue
@@ -283,10 +305,22 @@ class SQLiteStore(Store):
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     (version, time.time()),
                 )
+                recompute = recompute or version in RECOMPUTE_AFTER
+            if recompute:
+                self._recompute_all(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _recompute_all(self, conn: sqlite3.Connection) -> None:
+        """Recompute every run that has spans from those spans (inside the caller's
+        transaction), a chunk of runs at a time."""
+        self._conn, self._pid = conn, os.getpid()
+        run_ids = [r[0] for r in conn.execute("SELECT DISTINCT run_id FROM spans")]
+        for chunk in _chunks([r for r in run_ids if r]):
+            stored, versions = self._load(set(chunk), set())
+            self._apply(plan_ingest([], stored, set(), set(chunk), versions))
 
     @property
     def conn(self) -> sqlite3.Connection:

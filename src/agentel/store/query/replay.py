@@ -11,7 +11,7 @@ from agentel.semconv import attributes as A
 from agentel.semconv.normalize import USAGE_CATEGORIES
 from agentel.store.errors import QueryError
 from agentel.store.query.filters import span_order
-from agentel.store.records import TOKEN_FIELDS, SpanRecord, iso_time
+from agentel.store.records import TOKEN_FIELDS, SpanRecord, is_root_of, iso_time
 
 REPLAY_TYPES = (
     "run_started",
@@ -126,7 +126,7 @@ def build_replay(
     ordered = sorted(spans, key=span_order)
     exchanged = _tool_exchanges(s for s in ordered if s.category in USAGE_CATEGORIES)
     timeline = _Timeline()
-    top = next((s for s in ordered if s.span_id == run["run_id"]), None)
+    top = next((s for s in ordered if is_root_of(s, run["run_id"])), None)
     head = top or (ordered[0] if ordered else None)
     seen_user: Counter[str] = Counter()
     for order, span in enumerate(ordered):
