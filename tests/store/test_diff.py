@@ -44,7 +44,7 @@ def record(memory_spans, store: Store) -> Callable[..., str]:
             WEATHER.run_agent(client, question)
         store.ingest([record_from_span(span) for span in memory_spans.get_finished_spans()])
         (top,) = [s for s in memory_spans.get_finished_spans() if s.parent is None]
-        return format(top.context.span_id, "016x")
+        return format(top.context.trace_id, "032x") + format(top.context.span_id, "016x")
 
     yield run
     instrumentor.uninstrument()
@@ -146,6 +146,6 @@ def test_a_tool_call_told_by_nested_spans_is_one_step(store):
 
     store.ingest(with_server_span("a", "ab" * 16))
     store.ingest(agent_run("b", trace_id="cd" * 16))
-    found = store.diff("a" * 16, "b" * 16)
+    found = store.diff("ab" * 16 + "a" * 16, "cd" * 16 + "b" * 16)
     assert [s["a"]["kind"] for s in found["steps"]] == ["llm", "tool", "llm"]
     assert found["same"] is True and found["totals"]["tool_calls"]["delta"] == 0
