@@ -296,7 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             self._send_error(fmt.api, 400, "request body must be a JSON object")
             return
-        body = {**body, "model": unquote(found["model"])}
+        if found.groupdict().get("model"):
+            body = {**body, "model": unquote(found["model"])}
         if route.kind == "embed":
             reply = self.owner._next_reply(None, body, errors_only=True)
             if reply is not None:
@@ -305,7 +306,9 @@ class _Handler(BaseHTTPRequestHandler):
                 action = found.groupdict().get("action") or ""
                 self._send_json(200, fmt.embed(action, body))
             return
-        self._generate(fmt.api, body, stream=route.kind == "stream")
+        self._generate(
+            fmt.api, body, stream=None if route.kind == "auto" else route.kind == "stream"
+        )
 
     def _send_scripted_error(self, api: Api | None, reply: Reply) -> None:
         self._wait(reply.delay)
@@ -500,6 +503,11 @@ class ScriptedLLMServer:
     def openai_base_url(self) -> str:
         """Base URL for ``openai.OpenAI(base_url=...)``: :attr:`url` + ``/v1``."""
         return self.url + "/v1"
+
+    @property
+    def mistral_base_url(self) -> str:
+        """``server_url`` for ``mistralai.Mistral(server_url=...)``: :attr:`url` + ``/mistral``."""
+        return self.url + "/mistral"
 
     @property
     def anthropic_base_url(self) -> str:

@@ -4,7 +4,7 @@ A new provider adds one module here that calls :func:`register` with its
 :class:`WireFormat`, and one import line below.
 """
 
-from . import anthropic, bedrock, gemini, openai_chat, openai_responses
+from . import anthropic, bedrock, gemini, mistral, openai_chat, openai_responses
 from ._base import (
     DEFAULT_MODEL,
     SYSTEM_FINGERPRINT,
@@ -29,6 +29,7 @@ __all__ = [
     "anthropic",
     "bedrock",
     "gemini",
+    "mistral",
     "openai_chat",
     "openai_responses",
     "register",

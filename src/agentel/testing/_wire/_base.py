@@ -90,9 +90,10 @@ class WireFormat:
 class PathRoute:
     """A route matched by a regular expression on the whole path (query excluded).
 
-    The pattern's ``model`` group (URL-decoded) becomes the request body's ``"model"``; its
-    ``action`` group, when present, is passed to the format's ``embed``. ``kind`` is
-    ``"generate"``, ``"stream"`` (always streamed) or ``"embed"``.
+    The pattern's ``model`` group, when present (URL-decoded), becomes the request body's
+    ``"model"``; its ``action`` group, when present, is passed to the format's ``embed``.
+    ``kind`` is ``"generate"``, ``"stream"`` (always streamed), ``"auto"`` (streamed when
+    the body says ``"stream": true``) or ``"embed"``.
     """
 
     pattern: re.Pattern[str]
