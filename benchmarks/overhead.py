@@ -391,11 +391,31 @@ def litellm_case(config: InstrumentationConfig) -> tuple[Any, object, dict, Any]
     return _calls.HANDLERS[("chat", False)](config), None, kwargs, response
 
 
+class FakeMistralChat:
+    """What the wrapper reads from ``self`` of ``Chat.complete``: the server URL."""
+
+    class sdk_configuration:
+        server_url = "https://api.mistral.ai"
+
+
+def mistral_case(config: InstrumentationConfig) -> tuple[Any, object, dict, Any]:
+    """``chat.complete`` returning an already-parsed ``ChatCompletionResponse``."""
+    from mistralai.client.models import ChatCompletionResponse
+
+    from agentel.instrumentation.mistralai import _chat as mistral_chat
+
+    body = json.loads(completion_body())
+    response = ChatCompletionResponse.model_validate(body)
+    kwargs = {"model": "mistral-small-latest", "messages": MESSAGES, "temperature": 0.2}
+    return mistral_chat.HANDLERS["chat"](config), FakeMistralChat(), kwargs, response
+
+
 PROVIDER_CASES = {
     "openai chat (reference)": openai_case,
     "google-genai generate_content": gemini_case,
     "bedrock converse": bedrock_case,
     "litellm completion": litellm_case,
+    "mistralai chat.complete": mistral_case,
 }
 """Each new provider's non-streaming wrapper, timed like the OpenAI one in section 1."""
 

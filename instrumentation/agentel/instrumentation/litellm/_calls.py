@@ -136,7 +136,10 @@ class LiteLLMStreamObserver(_chat.ChatStreamObserver):
 
 def _stream_handler(proxy: type, default: Callable[[ProviderCall, Any], Any]) -> Any:
     def handle(call: ProviderCall, result: Any) -> Any:
-        if hasattr(result, "__next__") and not hasattr(result, "choices"):  # CustomStreamWrapper
+        kind = type(result)  # asked of the class: pydantic's missing-attribute path is slow
+        if (hasattr(kind, "__next__") or hasattr(kind, "__anext__")) and not hasattr(
+            kind, "choices"
+        ):  # CustomStreamWrapper
             try:
                 return proxy(result, call, LiteLLMStreamObserver(call.capture_content))
             except Exception:
