@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Status
 
-from agentel.instrumentation._config import _env_mode
+from agentel.semconv.content_mode import mode_from_env
 
 REDACTED = "[redacted: content capture is off]"
 _TYPE_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
@@ -26,7 +26,7 @@ _FRAME_PREFIXES = ("Traceback ", "  File ", "    ", "During handling", "The abov
 
 def content_capture_from_env() -> bool:
     """Whether ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` turns content on."""
-    on_span, on_event = _env_mode()
+    on_span, on_event = mode_from_env()
     return on_span or on_event
 
 

@@ -6,25 +6,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agentel.semconv.attributes import ENV_CAPTURE_CONTENT, ENV_MAX_CONTENT_CHARS
+from agentel.semconv.attributes import ENV_MAX_CONTENT_CHARS
+from agentel.semconv.content_mode import mode_from_env
 
 DEFAULT_MAX_CONTENT_CHARS = 16_384
 
 Redactor = Callable[[str], str]
 """A redaction hook: gets every captured text (message text, tool arguments and results,
 system instructions) and returns what may be recorded instead."""
-
-# Values of OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT -> (on the span, as an event).
-# The classic booleans mean "on the span"; the GenAI spec values choose the destination.
-_MODES: dict[str, tuple[bool, bool]] = {
-    "1": (True, False),
-    "true": (True, False),
-    "yes": (True, False),
-    "on": (True, False),
-    "span_only": (True, False),
-    "event_only": (False, True),
-    "span_and_event": (True, True),
-}
 
 # Set by agentel.sdk.configure(redact=...): the redactor instrumentors and the manual API use
 # when none is passed to them directly.
@@ -39,7 +28,7 @@ def set_default_redactor(redact: Redactor | None) -> None:
 
 
 def _env_mode() -> tuple[bool, bool]:
-    return _MODES.get(os.environ.get(ENV_CAPTURE_CONTENT, "").strip().lower(), (False, False))
+    return mode_from_env()
 
 
 def _env_max_content_chars() -> int:
