@@ -268,3 +268,22 @@ def test_a_span_id_reused_by_another_trace_never_takes_a_run_over(store):
         rid("8" * 16, "e2" * 16),
     }
     assert store.run("a1")["run_id"] == rid("a" * 16, "a1" * 16)  # a short prefix still works
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0), (2, 0, 1)])
+def test_a_child_process_given_only_traceparent_joins_the_run_above_it(store, order):
+    """The child's agent stamped a run of its own (no baggage told it otherwise); the top-most
+    agent rule still makes it part of the parent's run, whatever the order of arrival."""
+    child = TRACE + "c" * 16
+    agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "worker"}
+    batches = [
+        agent_run(),  # the parent's run: root a, a tool span 2 that called the child
+        [rec("c" * 16, "2" * 16, start=111, end=119, **agent, **{"agentel.run.id": child})],
+        [chat("d" * 16, "c" * 16, start=112, end=118, inp=7, **{"agentel.run.id": child})],
+    ]
+    for index in order:
+        store.ingest(batches[index])
+    (run,) = store.runs()
+    assert run["run_id"] == rid("a" * 16)
+    assert (run["span_count"], run["llm_calls"], run["input_tokens"]) == (6, 3, 2507)
+    assert {s["run_id"] for s in store.spans()} == {rid("a" * 16)}

@@ -319,6 +319,10 @@ def build_span_record(
     ) = normalized_values(name, kind, attributes)
     resource = resource or {}
     run_id = stamped_run_id(trace_id, run_id)
+    # A span that started a run of its own although it has a parent (a remote one, say, sent
+    # with traceparent but no run baggage) may sit inside another run: its stamp is set
+    # aside and ingest applies the top-most agent rule to the spans present.
+    stamped = run_id is not None and not (parent_span_id and run_id == trace_id + span_id)
     # positional, in field order (half the cost of 39 keywords); a test checks every field
     record = SpanRecord(
         trace_id,
@@ -331,7 +335,7 @@ def build_span_record(
         status,
         status_message or None,
         run_id,
-        run_id is not None,
+        stamped,
         category,
         operation,
         conversation_id,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 
 from agentel.semconv.normalize import RUN_OPERATIONS, USAGE_CATEGORIES
-from agentel.store.records import RunRecord, SpanRecord, is_root_of, run_key
+from agentel.store.records import RunRecord, SpanRecord, is_root_of, root_span_id, run_key
 
 MAX_DEPTH = 100_000
 """Ancestor walks stop here, so a corrupt (cyclic) parent chain cannot loop forever."""
@@ -30,7 +30,9 @@ class Node:
 def resolve_run_ids(trace_id: str, nodes: Mapping[str, Node]) -> dict[str, str]:
     """Assign a run id to every span of trace ``trace_id`` from the spans present so far.
 
-    A span stamped by our processor keeps its stamp, and its descendants join that run.
+    A span stamped by our processor keeps its stamp, and its descendants join that run;
+    spans stamped with the run of a root present without its stamp (one that had a parent)
+    follow that root.
     Otherwise a span belongs to the top-most agent/workflow span on its ancestor chain, or,
     when there is none, to the top-most span present (the trace root). The answer depends
     only on which spans are present, never on arrival order, so re-resolving after more
@@ -51,8 +53,15 @@ def resolve_run_ids(trace_id: str, nodes: Mapping[str, Node]) -> dict[str, str]:
                 break
             node = nodes[current]
             if node.stamped_run_id:
-                above = result[current] = (node.stamped_run_id, True)
-                break
+                root = _detached_root(trace_id, node.stamped_run_id, nodes)
+                if root is None or root == current:
+                    above = result[current] = (node.stamped_run_id, True)
+                    break
+                # the stamp names a root whose own stamp was set aside: follow that root
+                seen.add(current)
+                chain.append(current)
+                current = root
+                continue
             if len(chain) >= MAX_DEPTH:
                 break
             seen.add(current)
@@ -65,6 +74,17 @@ def resolve_run_ids(trace_id: str, nodes: Mapping[str, Node]) -> dict[str, str]:
                 run = (run_key(trace_id, span_id), is_run_op)
             result[span_id] = run
     return {span_id: run[0] for span_id, run in result.items()}
+
+
+def _detached_root(trace_id: str, run_id: str, nodes: Mapping[str, Node]) -> str | None:
+    """The span id of run ``run_id``'s root when it is present here without a stamp of its
+    own: a root that stamped itself under a parent (``build_span_record`` sets such a stamp
+    aside), so the spans stamped with its run follow wherever it resolves to."""
+    if not run_id.startswith(trace_id):
+        return None
+    span_id = root_span_id(run_id)
+    root = nodes.get(span_id)
+    return span_id if root is not None and not root.stamped_run_id else None
 
 
 def mark_counted(spans: Iterable[SpanRecord]) -> None:
