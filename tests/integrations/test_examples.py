@@ -42,7 +42,7 @@ def shown_tree(example: str, question: str, cwd: Path) -> tuple[str, dict, list[
     header, *lines = shown.rstrip("\n").splitlines()
     assert header.startswith(f"run {only['run_id']}")
     # Durations and costs vary; keep the tree drawing, the names and the token counts.
-    names = [re.sub(r"  \d[\dµm.]*s\b.*?(?=  in |$)", "", line).rstrip() for line in lines]
+    names = [re.sub(r"  \d[\dµm.]*s\b.*?(?=  in |  \(|$)", "", line).rstrip() for line in lines]
     return printed, only, names
 
 
@@ -55,7 +55,7 @@ def test_langgraph_example(tmp_path):
     assert sorted(tools) == ["execute_tool get_local_time", "execute_tool get_weather"]
     chats = [line for line in lines if "chat gpt-4o-mini" in line]
     assert len(chats) == 4  # LangChain's chat span with the OpenAI SDK's nested under it
-    assert sum("(counted below)" in line for line in chats) == 2
+    assert sum("(same call, counted above)" in line for line in chats) == 2
 
 
 def test_openai_agents_example(tmp_path):
@@ -71,14 +71,14 @@ def test_openai_agents_example(tmp_path):
         "└── invoke_workflow weather-desk",
         "    ├── invoke_agent triage",
         "    │   ├── chat gpt-4o-mini",
-        "    │   │   └── chat gpt-4o-mini",
+        "    │   │   └── chat gpt-4o-mini  (same call, counted above)",
         "    │   └── handoff weather",
         "    └── invoke_agent weather",
         "        ├── chat gpt-4o-mini",
-        "        │   └── chat gpt-4o-mini",
+        "        │   └── chat gpt-4o-mini  (same call, counted above)",
         "        ├── execute_tool get_weather",
         "        └── chat gpt-4o-mini",
-        "            └── chat gpt-4o-mini",
+        "            └── chat gpt-4o-mini  (same call, counted above)",
     ]
 
 

@@ -200,3 +200,30 @@ def test_a_foreign_agent_span_roots_a_run(family, attributes, tmp_path, server):
 def test_catalog_price_used_for_every_family_is_the_same_entry():
     # every family above is priced from the same catalog entry (the snapshot strips to gpt-4o)
     assert default_pricebook().describe(MODEL)["model"] == "gpt-4o"
+
+
+@pytest.mark.parametrize("family", ["openinference", "openllmetry", "otel-openai-v2"])
+def test_a_call_traced_by_two_instrumentations_counts_once_with_every_field(
+    family, tmp_path, server
+):
+    """Ours and another instrumentation both on: two nested spans for one call. The store
+    keeps one call with the most complete usage of the two, whichever wraps the other."""
+    usage = Usage(input_tokens=1000, output_tokens=200, cached_tokens=400, reasoning_tokens=50)
+    with instrumented("agentel", tmp_path) as rec:
+        theirs = importlib.import_module(INSTRUMENTORS[family]).OpenAIInstrumentor()
+        with restored_openai():
+            theirs.instrument(tracer_provider=rec.provider)
+            try:
+                chat(server, usage)
+            finally:
+                theirs.uninstrument()
+    with open_store(rec.url) as store:
+        (run,) = store.runs()
+        spans = store.spans()
+        replay = store.replay(run["run_id"], types=["llm_request", "llm_response"])
+    assert sum(s["category"] == "llm" for s in spans) == 2
+    assert sum(s["counted"] for s in spans) == 1
+    assert (run["input_tokens"], run["output_tokens"], run["llm_calls"]) == (1000, 200, 1)
+    assert (run["cache_read_tokens"], run["reasoning_tokens"]) == (400, 50)
+    assert run["cost_usd"] == pytest.approx(0.004, abs=1e-12)  # as in the test above
+    assert [e["type"] for e in replay] == ["llm_request", "llm_response"]

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from agentel.semconv.pricing import default_pricebook
 from agentel.store import AmbiguousIdError, NotFoundError
 from tests.store.store_helpers import TRACE, agent_run, chat, rec, rid
 
@@ -52,13 +53,74 @@ def test_framework_llm_span_around_a_provider_span_is_counted_once(store):
     top = rec(run_id, None, end=1000, **stamp, **{"gen_ai.operation.name": "invoke_agent"})
     outer = chat("f" * 16, run_id, start=5, end=500, inp=900, out=90, **stamp)
     inner = chat("e" * 16, "f" * 16, start=10, end=400, inp=900, out=90, **stamp)
-    store.ingest([top, outer])  # the framework span first: counted while it has no LLM child
+    store.ingest([top, outer])  # the framework span first
     assert store.run(rid(run_id))["input_tokens"] == 900
-    store.ingest([inner])  # now the provider span below it takes over
+    store.ingest([inner])  # the provider span below it describes the same call
     run = store.run(rid(run_id))
     assert (run["input_tokens"], run["output_tokens"], run["llm_calls"]) == (900, 90, 1)
     counted = {s["span_id"]: s["counted"] for s in store.spans(run_id=rid(run_id))}
-    assert counted == {run_id: False, "f" * 16: False, "e" * 16: True}
+    assert counted == {run_id: False, "f" * 16: True, "e" * 16: False}
+
+
+CLAUDE = "claude-sonnet-4-5"
+# our chat span (exact cost) and the anthropic SDK's own span nested in it, as anthropic 2.x
+# writes it: no input count, cache writes under the official cache_write.input_tokens key
+OURS = {
+    "gen_ai.provider.name": "anthropic",
+    "gen_ai.usage.cache_read.input_tokens": 200,
+    "gen_ai.usage.cache_creation.input_tokens": 900,
+    "gen_ai.usage.cost": 0.0046,
+    "agentel.cost.source": "catalog",
+}
+SDK_NATIVE = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "anthropic",
+    "gen_ai.request.model": CLAUDE,
+    "gen_ai.response.model": CLAUDE + "-20250929",
+    "gen_ai.usage.output_tokens": 60,
+    "gen_ai.usage.cache_read.input_tokens": 200,
+    "gen_ai.usage.cache_write.input_tokens": 900,
+    "gen_ai.usage.reasoning.output_tokens": 10,
+}
+
+
+@pytest.mark.parametrize("order", ["inner first", "outer first"])
+def test_nested_spans_of_one_call_keep_the_most_complete_usage(store, order):
+    run_id = "a" * 16
+    stamp = {"agentel.run.id": run_id}
+    top = rec(run_id, None, end=1000, **stamp, **{"gen_ai.operation.name": "invoke_agent"})
+    ours = chat("f" * 16, run_id, CLAUDE, start=5, end=500, inp=1200, out=50, **OURS, **stamp)
+    sdk = rec("e" * 16, "f" * 16, start=10, end=400, name="anthropic.messages.create",
+              **SDK_NATIVE, **stamp)  # fmt: skip
+    batches = [[top, sdk], [ours]] if order == "inner first" else [[top, ours], [sdk]]
+    for batch in batches:
+        store.ingest(batch)
+    run = store.run(rid(run_id))
+    merged = {
+        "input_tokens": 1200,
+        "output_tokens": 60,
+        "cache_read_tokens": 200,
+        "cache_write_tokens": 900,
+        "reasoning_tokens": 10,
+    }
+    assert {f: run[f] for f in merged} == merged
+    assert (run["llm_calls"], run["models"], run["unpriced_calls"]) == (1, [CLAUDE], 0)
+    # neither span reported these counts: they are priced again, cache writes at their rate
+    cost = default_pricebook().cost(CLAUDE, "anthropic", **merged)
+    assert run["cost_usd"] == pytest.approx(cost.total, abs=1e-12)
+    spans = {s["span_id"]: s for s in store.spans(run_id=rid(run_id))}
+    assert spans["f" * 16]["counted"] and not spans["e" * 16]["counted"]
+    assert {f: spans["f" * 16][f] for f in merged} == merged
+    assert spans["f" * 16]["cost_usd"] == pytest.approx(cost.total, abs=1e-12)
+    (row,) = store.stats(by="model")
+    assert (row["count"], row["cache_write_tokens"]) == (1, 900)
+    assert row["cost_usd"] == pytest.approx(cost.total, abs=1e-12)
+    replayed = store.replay(rid(run_id), types=["llm_request", "llm_response"])
+    assert [(e["type"], e["span_id"]) for e in replayed] == [
+        ("llm_request", "f" * 16),
+        ("llm_response", "f" * 16),
+    ]
+    assert replayed[1]["data"]["cache_write_tokens"] == 900
 
 
 def test_foreign_spans_without_run_id_join_their_ancestor_run_when_it_arrives(store):

@@ -107,29 +107,56 @@ class Flat:
     end: int
     run: Flat | None = None  # the span that roots its run
     counted: bool = False
+    calls: int = 0  # model calls in this subtree: LLM spans without an LLM span below
+    merged: Node | None = None  # a counted span: the merged usage of its call
 
 
 def _flatten(root: Node, trace_id: int, rng: random.Random, clock: Iterator[int]) -> list[Flat]:
     spans: list[Flat] = []
 
-    def walk(node: Node, parent: Flat | None, top_agent: Flat | None) -> bool:
+    def walk(node: Node, parent: Flat | None, top_agent: Flat | None) -> int:
         start = next(clock)  # unique, so it also makes the span id unique
         flat = Flat(node, trace_id, rng.getrandbits(32) << 32 | start, parent, start, 0)
         spans.append(flat)
         if node.kind == "agent" and top_agent is None:
             top_agent = flat
         flat.run = top_agent
-        llm_below = False
-        for child in node.children:
-            llm_below |= walk(child, flat, top_agent)
+        below = sum(walk(child, flat, top_agent) for child in node.children)
         flat.end = next(clock)
-        flat.counted = node.kind == "llm" and not llm_below
-        return llm_below or node.kind == "llm"
+        flat.calls = below or int(node.kind == "llm")
+        return flat.calls
 
     walk(root, None, None)
     for flat in spans:
         flat.run = flat.run or spans[0]  # outside every agent: the trace root's run
+        if flat.node.kind != "llm" or flat.calls != 1:
+            continue
+        above = flat.parent
+        while above is not None and above.node.kind != "llm":
+            above = above.parent
+        # one call: counted at its outermost LLM span, with the usage of all its LLM spans
+        flat.counted = above is None or above.calls > 1
+        if flat.counted:
+            flat.merged = _merged(
+                [f.node for f in spans if f.node.kind == "llm" and _inside(f, flat)]
+            )
     return spans
+
+
+def _inside(flat: Flat | None, top: Flat) -> bool:
+    while flat is not None and flat is not top:
+        flat = flat.parent
+    return flat is top
+
+
+def _merged(members: list[Node]) -> Node:
+    """The usage of one call's LLM spans (outermost first): the largest of each count, the
+    cost of the first span with exactly those counts (the models are not in the price list),
+    the first TTFT."""
+    tokens = tuple(max(n.tokens[i] for n in members) for i in range(3))
+    cost = next((n.cost for n in members if n.cost is not None and n.tokens == tokens), None)
+    ttft = next((n.ttft for n in members if n.ttft is not None), None)
+    return Node("llm", "ok", model=members[0].model, cost=cost, tokens=tokens, ttft=ttft)
 
 
 def _readable(flat: Flat, mode: str, *, live: bool = False) -> ReadableSpan:
@@ -193,11 +220,12 @@ def _reference_runs(spans: list[Flat]) -> dict[str, dict[str, Any]]:
         root = group[0].run
         group.sort(key=lambda f: f.start)
         counted = [f for f in group if f.counted]
+        calls = [f.merged for f in counted]
         is_agent = root.node.kind == "agent"
         conversation = root.node.conversation or next(
             (f.node.conversation for f in group if f.node.conversation), None
         )
-        ttft = next((f.node.ttft * 1000.0 for f in counted if f.node.ttft is not None), None)
+        ttft = next((n.ttft * 1000.0 for n in calls if n.ttft is not None), None)
         run_id = format(root.trace_id, "032x") + format(root.span_id, "016x")
         runs[run_id] = {
             "run_id": run_id,
@@ -213,18 +241,18 @@ def _reference_runs(spans: list[Flat]) -> dict[str, dict[str, Any]]:
             "conversation_id": conversation,
             "user_id": None,
             "service_name": "svc",
-            "models": sorted({f.node.model for f in counted}),
+            "models": sorted({n.model for n in calls}),
             "llm_calls": len(counted),
             "tool_calls": sum(f.node.kind == "tool" for f in group),
             "errors": sum(f.node.status == "error" for f in group),
             "iterations": len(counted),
-            "input_tokens": sum(f.node.tokens[0] for f in counted),
-            "output_tokens": sum(f.node.tokens[1] for f in counted),
-            "cache_read_tokens": sum(f.node.tokens[2] for f in counted),
+            "input_tokens": sum(n.tokens[0] for n in calls),
+            "output_tokens": sum(n.tokens[1] for n in calls),
+            "cache_read_tokens": sum(n.tokens[2] for n in calls),
             "cache_write_tokens": 0,
             "reasoning_tokens": 0,
-            "cost_usd": sum(f.node.cost for f in counted if f.node.cost is not None),
-            "unpriced_calls": sum(f.node.cost is None for f in counted),
+            "cost_usd": sum(n.cost for n in calls if n.cost is not None),
+            "unpriced_calls": sum(n.cost is None for n in calls),
             "ttft_ms": ttft,
             "span_count": len(group),
             "feedback": None,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 
+from agentel.semconv.pricing import default_pricebook
 from agentel.store.records import TOKEN_FIELDS, SpanRecord
-from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids
+from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids, same_call_spans
 
 T = "t" * 32
 
@@ -81,7 +82,7 @@ def test_cycles_terminate():
     assert set(result) == {"a", "b"}
 
 
-def test_counted_skips_framework_llm_spans_with_llm_below():
+def test_one_call_in_nested_llm_spans_is_counted_once_at_the_outermost():
     framework = span("f", "a", category="llm", input_tokens=100, output_tokens=10)
     wrapper = span("w", "f")
     provider = span("p", "w", category="llm", input_tokens=100, output_tokens=10)
@@ -89,7 +90,61 @@ def test_counted_skips_framework_llm_spans_with_llm_below():
     tool_span = span("t", "a", category="tool")
     spans = [framework, wrapper, provider, embedding, tool_span]
     mark_counted(spans)
-    assert [s.counted for s in spans] == [False, False, True, True, False]
+    assert [s.counted for s in spans] == [True, False, False, True, False]
+    assert same_call_spans(spans) == {"p"}
+
+
+def test_a_framework_span_over_two_calls_counts_the_calls():
+    framework = span("f", "a", category="llm", input_tokens=300, output_tokens=30)
+    first = span("p1", "f", category="llm", input_tokens=100, output_tokens=10, start_ns=1)
+    sdk = span("s1", "p1", category="llm", output_tokens=10, cache_write_tokens=40)
+    second = span("p2", "f", category="llm", input_tokens=200, output_tokens=20, start_ns=2)
+    spans = [framework, first, sdk, second]
+    changed = mark_counted(spans)
+    assert [s.counted for s in spans] == [False, True, False, True]
+    assert changed == [first] and first.cache_write_tokens == 40
+    assert framework.input_tokens == 300  # a span over several calls is left as it is
+
+
+def test_merge_keeps_every_field_of_the_most_complete_span():
+    ours = span(
+        "o", "a", category="llm", model="claude-sonnet-4-5", provider="anthropic",
+        input_tokens=1200, output_tokens=50, cache_read_tokens=200, cache_write_tokens=900,
+        cost_usd=0.0046, cost_source="agentel", ttft_ms=80.0,
+    )  # fmt: skip
+    sdk = span(
+        "s", "o", category="llm", model="claude-sonnet-4-5-20250929", output_tokens=60,
+        cache_read_tokens=200, cache_write_tokens=900, reasoning_tokens=10,
+    )  # fmt: skip
+    assert mark_counted([ours, sdk]) == [ours]
+    assert (ours.counted, sdk.counted) == (True, False)
+    assert {f: getattr(ours, f) for f in TOKEN_FIELDS} == {
+        "input_tokens": 1200,
+        "output_tokens": 60,
+        "cache_read_tokens": 200,
+        "cache_write_tokens": 900,
+        "reasoning_tokens": 10,
+    }
+    assert (ours.model, ours.provider, ours.ttft_ms) == ("claude-sonnet-4-5", "anthropic", 80.0)
+    # no span reported these exact counts: priced again from the merged ones
+    expected = default_pricebook().cost(
+        "claude-sonnet-4-5", "anthropic", input_tokens=1200, output_tokens=60,
+        cache_read_tokens=200, cache_write_tokens=900, reasoning_tokens=10,
+    )  # fmt: skip
+    assert ours.cost_usd == expected.total and ours.cost_source == expected.source
+    assert (sdk.output_tokens, sdk.input_tokens) == (60, None)  # the inner span is untouched
+    assert mark_counted([ours, sdk]) == []  # merging again changes nothing
+
+
+def test_merge_keeps_the_cost_of_a_span_with_exactly_the_merged_counts():
+    ours = span("o", "a", category="llm", model="m", input_tokens=10, output_tokens=5,
+                cost_usd=0.25, cost_source="agentel")  # fmt: skip
+    sdk = span("s", "o", category="llm", model="m", output_tokens=5)
+    assert mark_counted([sdk, ours]) == []
+    assert (ours.cost_usd, ours.counted) == (0.25, True)
+    unknown = span("u", "o", category="llm", output_tokens=7)
+    assert mark_counted([ours, unknown]) == [ours]
+    assert (ours.output_tokens, ours.cost_usd) == (7, None)  # an unknown model stays unpriced
 
 
 def test_compute_run_sums_counted_spans_and_counts_unpriced():

@@ -6,7 +6,11 @@ Every store backend and every ingest path (our exporters, the OTLP receiver, imp
 Conventions understood (first match wins, official OpenTelemetry GenAI first):
 
 * **OpenTelemetry GenAI**, including the deprecated ``gen_ai.system``,
-  ``gen_ai.usage.prompt_tokens`` and ``gen_ai.usage.completion_tokens``;
+  ``gen_ai.usage.prompt_tokens`` and ``gen_ai.usage.completion_tokens``, and the
+  ``gen_ai.usage.cache_write.input_tokens`` spelling of cache writes that SDKs' own spans use
+  (``anthropic`` 2.x);
+* **Pydantic AI**: ``gen_ai.usage.details.cache_read_tokens`` / ``cache_write_tokens`` /
+  ``reasoning_tokens``;
 * **OpenInference** (Arize Phoenix): ``openinference.span.kind``, ``llm.model_name``,
   ``llm.provider`` / ``llm.system``, ``llm.token_count.*`` with the prompt and completion
   details, ``llm.cost.*``, ``session.id``, ``user.id``, ``tool.name``, ``agent.name``;
@@ -162,18 +166,22 @@ _CACHE_READ_KEYS = (
     "gen_ai.usage.cache_read_input_tokens",
     "llm.token_count.prompt_details.cache_read",
     "llm.usage.cache_read_input_tokens",
+    "gen_ai.usage.details.cache_read_tokens",
 )
 _CACHE_WRITE_KEYS = (
     A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    "gen_ai.usage.cache_write.input_tokens",
     "gen_ai.usage.cache_creation_input_tokens",
     "llm.token_count.prompt_details.cache_write",
     "llm.usage.cache_creation_input_tokens",
+    "gen_ai.usage.details.cache_write_tokens",
 )
 _REASONING_KEYS = (
     A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
     "gen_ai.usage.reasoning_tokens",
     "llm.usage.reasoning_tokens",
     "llm.token_count.completion_details.reasoning",
+    "gen_ai.usage.details.reasoning_tokens",
 )
 _AGENT_NAME_KEYS = (A.GEN_AI_AGENT_NAME, A.GEN_AI_WORKFLOW_NAME, "agent.name")
 _TOOL_NAME_KEYS = (A.GEN_AI_TOOL_NAME, "tool.name")

@@ -74,11 +74,13 @@ def status_text(status: str) -> Text:
     return Text(status, style=_STATUS_STYLE.get(status, ""))
 
 
-def _span_label(span: dict[str, Any]) -> Text:
+def _span_label(span: dict[str, Any], same_call: bool = False) -> Text:
     label = Text()
     label.append(span["name"], style="bold")
     label.append(f"  {duration(span['duration_ms'])}", style="cyan")
-    if span["category"] in ("llm", "embedding"):
+    if same_call:  # another span of the call counted above: its usage is shown there
+        label.append("  (same call, counted above)", style="dim")
+    elif span["category"] in ("llm", "embedding"):
         label.append(f"  in {tokens(span['input_tokens'])} / out {tokens(span['output_tokens'])}")
         if span["cache_read_tokens"]:
             label.append(f" (cached {tokens(span['cache_read_tokens'])})")
@@ -95,11 +97,13 @@ def _span_label(span: dict[str, Any]) -> Text:
 def span_tree(title: Text | str, roots: list[dict[str, Any]]) -> Tree:
     """A rich Tree of nested span dicts (as returned by ``Store.run_tree``)."""
     tree = Tree(title)
-    stack = [(tree, root) for root in reversed(roots)]
+    stack = [(tree, root, False) for root in reversed(roots)]
     while stack:  # iterative, so very deep traces cannot overflow the stack
-        parent, span = stack.pop()
-        node = parent.add(_span_label(span))
-        stack.extend((node, child) for child in reversed(span["children"]))
+        parent, span, inside = stack.pop()
+        usage = span["category"] in ("llm", "embedding")
+        node = parent.add(_span_label(span, inside and usage))
+        inside = inside or (usage and span["counted"])
+        stack.extend((node, child, inside) for child in reversed(span["children"]))
     return tree
 
 

@@ -73,12 +73,15 @@ class IngestPlan:
     ``spans`` are the batch's records with their final ``run_id`` and ``counted``; one whose
     ``end_ns`` is None (a live run's top span) is written only if the span is absent, so it
     never replaces the finished span. ``updates`` change (run_id, counted) of spans already
-    stored. ``versions`` are the tokens ``_load`` returned for the runs it saw, for backends
-    that detect concurrent writers optimistically.
+    stored. ``merged`` are stored spans that now carry the merged usage of their model call
+    (``rollup.merge_call``): their ``MERGED_FIELDS`` are rewritten, except that a
+    ``cost_breakdown`` of None keeps the stored one. ``versions`` are the tokens ``_load``
+    returned for the runs it saw, for backends that detect concurrent writers optimistically.
     """
 
     spans: list[SpanRecord] = field(default_factory=list)
     updates: list[tuple[str, str, str | None, bool]] = field(default_factory=list)
+    merged: list[SpanRecord] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
     deleted_runs: list[str] = field(default_factory=list)
     versions: dict[str, Any] = field(default_factory=dict)
@@ -156,8 +159,11 @@ def plan_ingest(
             by_run.setdefault(span.run_id, []).append(span)
 
     plan = IngestPlan(spans=written, versions=versions or {})
+    written_keys = {(s.trace_id, s.span_id) for s in written}
     for run_id, members in by_run.items():
-        mark_counted(members)
+        plan.merged += [
+            s for s in mark_counted(members) if (s.trace_id, s.span_id) not in written_keys
+        ]
         run = compute_run(run_id, members)
         if run is not None:
             settle(run)  # a live run whose process is gone is abandoned, not running
@@ -165,7 +171,6 @@ def plan_ingest(
             plan.deleted_runs.append(run_id)
         else:
             plan.runs.append(run)
-    written_keys = {(s.trace_id, s.span_id) for s in written}
     for key, (run_id, counted) in before.items():
         if key in written_keys:
             continue

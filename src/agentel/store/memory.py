@@ -38,6 +38,7 @@ from agentel.store.query import (
     summarize,
 )
 from agentel.store.records import RunRecord, SpanRecord
+from agentel.store.rollup import MERGED_FIELDS
 
 
 class MemoryStore(Store):
@@ -92,6 +93,12 @@ class MemoryStore(Store):
             held = self._spans[key]
             self._index_run(key, held.run_id, run_id)
             held.run_id, held.counted = run_id, counted
+        for record in plan.merged:
+            held = self._spans[(record.trace_id, record.span_id)]
+            for name in MERGED_FIELDS:
+                value = getattr(record, name)
+                if value is not None or name != "cost_breakdown":
+                    setattr(held, name, value)
         for run_id in plan.deleted_runs:
             self._runs.pop(run_id, None)
         for run in plan.runs:

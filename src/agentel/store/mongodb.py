@@ -57,6 +57,7 @@ from agentel.store.records import (
     run_key,
     shared_json,
 )
+from agentel.store.rollup import MERGED_FIELDS
 from agentel.store.where import FIELDS, to_mongo
 
 ENV_TTL_DAYS = "AGENTEL_MONGODB_TTL_DAYS"
@@ -139,6 +140,20 @@ def _span_doc(record: SpanRecord) -> dict[str, Any]:
         doc[column] = value
     doc["start_at"] = _utc(record.start_ns)
     return doc
+
+
+def _merged_update(record: SpanRecord) -> dict[str, Any]:
+    """The update that gives a stored span its call's merged usage (None fields unset, but a
+    None cost_breakdown keeps the stored one)."""
+    values = {c: getattr(record, c) for c in MERGED_FIELDS}
+    breakdown = values.pop("cost_breakdown")
+    update: dict[str, Any] = {"$set": {c: v for c, v in values.items() if v is not None}}
+    if breakdown:
+        update["$set"]["cost_breakdown"] = breakdown
+    unset = {c: "" for c, v in values.items() if v is None}
+    if unset:
+        update["$unset"] = unset
+    return update
 
 
 def _span_from_doc(doc: dict[str, Any], *, payload: bool = True) -> SpanRecord:
@@ -374,6 +389,17 @@ class MongoStore(Store):
                         {"$set": {"run_id": run_id, "counted": counted}},
                     )
                     for t, s, run_id, counted in plan.updates
+                ],
+                ordered=False,
+            )
+        if plan.merged:
+            self._spans.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": f"{r.trace_id}:{r.span_id}", "trace_id": r.trace_id},
+                        _merged_update(r),
+                    )
+                    for r in plan.merged
                 ],
                 ordered=False,
             )

@@ -368,11 +368,12 @@ def build_span_record(
     if record.error_type is None and status == "error":
         record.error_type = "error"
     if record.cost_usd is None and record.category in ("llm", "embedding") and record.model:
-        _price(record)
+        price(record)
     return clean_fields(record)
 
 
-def _price(record: SpanRecord) -> None:
+def price(record: SpanRecord) -> None:
+    """Price an LLM/embedding span that carries no cost from its model and token counts."""
     if record.input_tokens is None and record.output_tokens is None:
         return
     cost = default_pricebook().cost(

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from operator import attrgetter
 
 from agentel.semconv.normalize import RUN_OPERATIONS, USAGE_CATEGORIES
-from agentel.store.records import RunRecord, SpanRecord, is_root_of, root_span_id, run_key
+from agentel.store.records import (
+    TOKEN_FIELDS,
+    RunRecord,
+    SpanRecord,
+    is_root_of,
+    price,
+    root_span_id,
+    run_key,
+)
 
 MAX_DEPTH = 100_000
 """Ancestor walks stop here, so a corrupt (cyclic) parent chain cannot loop forever."""
@@ -87,24 +95,123 @@ def _detached_root(trace_id: str, run_id: str, nodes: Mapping[str, Node]) -> str
     return span_id if root is not None and not root.stamped_run_id else None
 
 
-def mark_counted(spans: Iterable[SpanRecord]) -> None:
-    """Set ``counted`` on usage spans that have no usage descendant (no double counting)."""
-    spans = list(spans)
+def _usage_parents(spans: list[SpanRecord]) -> dict[str, str | None]:
+    """Each usage span's nearest usage ancestor (None at the top), skipping other spans."""
     by_id = {s.span_id: s for s in spans}
-    has_usage_below: set[str] = set()
+    found: dict[str, str | None] = {}
     for span in spans:
         if span.category not in USAGE_CATEGORIES:
             continue
-        parent = span.parent_span_id
+        above: str | None = None
+        parent = by_id.get(span.parent_span_id or "")
         steps = 0
-        while parent is not None and parent in by_id and parent not in has_usage_below:
-            has_usage_below.add(parent)
-            parent = by_id[parent].parent_span_id
-            steps += 1
-            if steps > MAX_DEPTH:
+        while parent is not None and steps <= MAX_DEPTH and parent.span_id != span.span_id:
+            if parent.category in USAGE_CATEGORIES:
+                above = parent.span_id
                 break
+            parent = by_id.get(parent.parent_span_id or "")
+            steps += 1
+        found[span.span_id] = above
+    return found
+
+
+def call_groups(spans: Iterable[SpanRecord]) -> dict[str, list[SpanRecord]]:
+    """The model calls among ``spans``: the usage spans that describe each, outermost first.
+
+    A usage span whose subtree holds exactly one innermost usage span is one model call,
+    however many instrumentations nested a span for it (a framework's LLM span, ours, the
+    SDK's own). The call is keyed by its outermost such span. A usage span with two or more
+    calls below it (a framework step over several calls) is in no group.
+    """
+    spans = list(spans)
+    by_id = {s.span_id: s for s in spans}
+    above = _usage_parents(spans)
+    below: set[str] = {p for p in above.values() if p is not None}
+    calls: dict[str, int] = dict.fromkeys(above, 0)
+    for span_id in above:
+        if span_id in below:
+            continue
+        current: str | None = span_id
+        steps = 0
+        while current is not None and steps <= MAX_DEPTH:
+            calls[current] += 1
+            current = above[current]
+            steps += 1
+    # (top, depth below it) of each single-call span, resolved once per span along its chain
+    placed: dict[str, tuple[str, int]] = {}
+    for start in above:
+        chain: list[str] = []
+        current: str | None = start
+        while current is not None and current not in placed and calls[current] == 1:
+            if len(chain) > MAX_DEPTH:
+                break
+            chain.append(current)
+            current = above[current]
+        top, depth = placed[current] if current in placed else (chain[-1] if chain else "", -1)
+        for span_id in reversed(chain):
+            depth += 1
+            placed[span_id] = (top, depth)
+    groups: dict[str, list[SpanRecord]] = {}
+    for span_id, (top, _) in placed.items():
+        groups.setdefault(top, []).append(by_id[span_id])
+    for members in groups.values():
+        members.sort(key=lambda s: (placed[s.span_id][1], s.start_ns, s.span_id))
+    return groups
+
+
+_FILLED = ("model", "provider", "ttft_ms", "output_tps")
+MERGED_FIELDS = (*TOKEN_FIELDS, "cost_usd", "cost_source", "cost_breakdown", *_FILLED)
+"""The span fields :func:`merge_call` may change."""
+
+
+def _usage_of(span: SpanRecord) -> tuple[int | None, ...]:
+    return tuple(getattr(span, f) for f in TOKEN_FIELDS)
+
+
+def merge_call(members: list[SpanRecord]) -> bool:
+    """Give the first (outermost) span of one call the most complete usage of all its spans.
+
+    Each token count is the largest any span reports (a smaller one left a part out, such
+    as cache writes); model, provider, TTFT and throughput are the first known, outermost
+    first. The cost is that of the outermost span reporting exactly the merged counts;
+    otherwise the counts are priced again, and stay unpriced for an unknown model. Returns
+    whether the first span changed.
+    """
+    head = members[0]
+    before = tuple(getattr(head, f) for f in MERGED_FIELDS)
+    priced = [(_usage_of(s), s.cost_usd, s.cost_source, s.cost_breakdown) for s in members]
+    for name in TOKEN_FIELDS:
+        known = [v for s in members if (v := getattr(s, name)) is not None]
+        setattr(head, name, max(known) if known else None)
+    for name in _FILLED:
+        setattr(head, name, next((v for s in members if (v := getattr(s, name)) is not None), None))
+    usage = _usage_of(head)
+    exact = next((p for p in priced if p[1] is not None and p[0] == usage), None)
+    if exact is not None:
+        _, head.cost_usd, head.cost_source, head.cost_breakdown = exact
+    else:
+        head.cost_usd = head.cost_source = head.cost_breakdown = None
+        price(head)
+    return before != tuple(getattr(head, f) for f in MERGED_FIELDS)
+
+
+def mark_counted(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
+    """Set ``counted`` on the outermost usage span of each model call (no double counting)
+    and merge the call's usage onto it (:func:`merge_call`).
+
+    Returns the spans whose usage fields the merge changed.
+    """
+    spans = list(spans)
+    groups = call_groups(spans)
     for span in spans:
-        span.counted = span.category in USAGE_CATEGORIES and span.span_id not in has_usage_below
+        span.counted = span.span_id in groups
+    return [members[0] for members in groups.values() if len(members) > 1 and merge_call(members)]
+
+
+def same_call_spans(spans: Iterable[SpanRecord]) -> set[str]:
+    """Ids of the usage spans nested inside the counted span of their call: the same call
+    again, which a timeline or tree presents once, at the counted span."""
+    return {s.span_id for members in call_groups(spans).values() for s in members[1:]}
 
 
 def _own_iterations(run_id: str, spans: list[SpanRecord]) -> set[int]:

@@ -43,6 +43,7 @@ from agentel.store.records import (
     dump_json,
     shared_json,
 )
+from agentel.store.rollup import MERGED_FIELDS
 from agentel.store.where import FIELDS, to_sql
 
 _JSON_SPAN_COLUMNS = ("cost_breakdown", "attributes", "events", "links", "resource")
@@ -236,6 +237,13 @@ _UPSERT_RUN = (
     f"ON CONFLICT (run_id) DO UPDATE SET "
     f"{', '.join(f'{c} = excluded.{c}' for c in RUN_COLUMNS[1:] if c != 'feedback')}"
 )
+_UPDATE_MERGED = (
+    "UPDATE spans SET "
+    + ", ".join(
+        f"{c} = COALESCE(?, {c})" if c == "cost_breakdown" else f"{c} = ?" for c in MERGED_FIELDS
+    )
+    + " WHERE trace_id = ? AND span_id = ?"
+)
 _LOAD_COLUMNS = ", ".join(
     [*_ROLLUP_COLUMNS, "CASE WHEN trace_id || span_id = run_id THEN resource END"]
 )
@@ -392,6 +400,8 @@ class SQLiteStore(Store):
                 "UPDATE spans SET run_id = ?, counted = ? WHERE trace_id = ? AND span_id = ?",
                 [(run_id, int(counted), t, s) for t, s, run_id, counted in plan.updates],
             )
+        if plan.merged:
+            conn.executemany(_UPDATE_MERGED, [_merged_row(r) for r in plan.merged])
         if plan.deleted_runs:
             conn.executemany("DELETE FROM runs WHERE run_id = ?", [(r,) for r in plan.deleted_runs])
         if plan.runs:
@@ -720,6 +730,14 @@ _ATTRIBUTES = SPAN_COLUMNS.index("attributes")
 _EVENTS = SPAN_COLUMNS.index("events")
 _LINKS = SPAN_COLUMNS.index("links")
 _RESOURCE = SPAN_COLUMNS.index("resource")
+
+
+def _merged_row(record: SpanRecord) -> list[Any]:
+    """``_UPDATE_MERGED``'s parameters for a span whose call's usage was merged onto it."""
+    row = [getattr(record, c) for c in MERGED_FIELDS]
+    breakdown = record.cost_breakdown
+    row[MERGED_FIELDS.index("cost_breakdown")] = None if breakdown is None else dump_json(breakdown)
+    return [*row, record.trace_id, record.span_id]
 
 
 def _span_row(record: SpanRecord) -> list[Any]:

@@ -10,9 +10,10 @@ under ``client.beta.messages``. Each call is one CLIENT span ``chat {model}`` wi
 request/response attributes, ``tool_use`` blocks as ``agentel.tool_call`` events, usage
 mapped to the official convention (see :mod:`._messages`) and the call's cost.
 
-Recent ``anthropic`` releases emit their own OpenTelemetry span per API call as well; it
-nests under agentel's span. Pass ``open_telemetry=False`` to the client (or set
-``ANTHROPIC_OPEN_TELEMETRY=false``) to keep one span per call.
+Recent ``anthropic`` releases emit their own OpenTelemetry span per API call as well
+(``anthropic.messages.create``); it nests under agentel's span, and the store counts the two
+as one call with the most complete usage of both. Pass ``open_telemetry=False`` to the
+client (or set ``ANTHROPIC_OPEN_TELEMETRY=false``) to keep one span per call.
 
 ``anthropic`` is imported only when instrumenting, so this module imports without it.
 """

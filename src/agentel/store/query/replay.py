@@ -12,6 +12,7 @@ from agentel.semconv.normalize import USAGE_CATEGORIES
 from agentel.store.errors import QueryError
 from agentel.store.query.filters import span_order
 from agentel.store.records import TOKEN_FIELDS, SpanRecord, is_root_of, iso_time
+from agentel.store.rollup import same_call_spans
 
 REPLAY_TYPES = (
     "run_started",
@@ -117,13 +118,15 @@ def build_replay(
 
     Entries: ``run_started`` / ``run_finished`` at the run's top span; ``user_message`` for
     each user message the captured input shows for the first time; ``llm_request`` /
-    ``llm_response`` at the start / end of each LLM or embedding span (tokens, cost, TTFT);
+    ``llm_response`` at the start / end of each model call (tokens, cost, TTFT), at its
+    counted span (an SDK's or instrumentation's span nested in it is the same call);
     ``tool_called`` / ``tool_result`` at the start / end of each tool span; ``plan``,
     ``state_updated`` and ``custom`` from agentel events; ``error`` from exception events,
     or at the end of a failed span that recorded none. Ties in time break by entry kind
     (requests before results), then span start order, then span id.
     """
     ordered = sorted(spans, key=span_order)
+    repeated = same_call_spans(ordered)
     exchanged = _tool_exchanges(s for s in ordered if s.category in USAGE_CATEGORIES)
     timeline = _Timeline()
     top = next((s for s in ordered if is_root_of(s, run["run_id"])), None)
@@ -145,7 +148,7 @@ def build_replay(
                     "service_name": run["service_name"],
                 },
             )
-        if span.category in USAGE_CATEGORIES:
+        if span.category in USAGE_CATEGORIES and span.span_id not in repeated:
             _llm_entries(timeline, span, order, seen_user)
         elif span.category == "tool":
             _tool_entries(timeline, span, order, exchanged)
