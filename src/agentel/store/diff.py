@@ -25,7 +25,7 @@ from agentel.semconv.normalize import USAGE_CATEGORIES
 from agentel.store.query.filters import span_order
 from agentel.store.query.replay import _content, _tool_exchanges, message_text
 from agentel.store.records import TOKEN_FIELDS, SpanRecord
-from agentel.store.rollup import repeated_tool_calls
+from agentel.store.rollup import call_groups, repeated_tool_calls
 
 STEP_NUMBERS = (*TOKEN_FIELDS, "cost_usd", "duration_ms")
 """Per-step numbers whose b - a difference is reported (never a divergence)."""
@@ -88,20 +88,16 @@ def llm_call_spans(ordered: list[SpanRecord]) -> list[tuple[SpanRecord, SpanReco
     """One (counted span, content span) pair per LLM call, in the order given.
 
     A call can show as nested usage spans (a framework's, agentel's provider span, an SDK's
-    own): the innermost is the one whose tokens count, and the nearest of the nest that
-    captured the messages is the one whose content tells what was asked and answered.
+    own): the outermost is the one whose (merged) tokens count, and the innermost of the nest
+    that captured the messages (closest to the wire request) is the one whose content tells
+    what was asked and answered.
     """
-    by_id = {s.span_id: s for s in ordered}
+    groups = call_groups(ordered)
     calls = []
     for span in ordered:
-        if span.category not in USAGE_CATEGORIES or not span.counted:
-            continue
-        chain = [span]
-        parent = by_id.get(span.parent_span_id or "")
-        while parent is not None and parent.category in USAGE_CATEGORIES and len(chain) < 64:
-            chain.append(parent)
-            parent = by_id.get(parent.parent_span_id or "")
-        calls.append((span, next((s for s in chain if _has_content(s)), span)))
+        members = groups.get(span.span_id)
+        if members is not None:
+            calls.append((span, next((s for s in reversed(members) if _has_content(s)), span)))
     return calls
 
 
