@@ -298,3 +298,46 @@ def test_anthropic_stream_helper_http_error(traced: InMemorySpanExporter) -> Non
     (span,) = traced.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[A.ERROR_TYPE] == "anthropic.OverloadedError"
+
+
+DELAY = 0.25  # the scripted server holds the first output delta back this long
+
+
+def _first_token_streams(srv: ScriptedLLMServer) -> dict[str, Callable[[], Any]]:
+    client = openai.OpenAI(base_url=srv.openai_base_url, api_key="test", max_retries=0)
+    claude = anthropic.Anthropic(
+        base_url=srv.anthropic_base_url, api_key="test", max_retries=0, open_telemetry=False
+    )
+    return {
+        "chat": lambda: client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True
+        ),
+        "responses": lambda: client.responses.create(
+            model="gpt-4o-mini", input="Say hi", stream=True
+        ),
+        "anthropic": lambda: claude.messages.create(
+            model="claude-haiku-4-5", max_tokens=64, messages=MESSAGES, stream=True
+        ),
+    }
+
+
+@pytest.mark.parametrize("api", ["chat", "responses", "anthropic"])
+@pytest.mark.parametrize("kind", ["text", "tool_call"])
+def test_time_to_first_chunk_is_at_the_first_output_delta(
+    traced: InMemorySpanExporter, api: str, kind: str
+) -> None:
+    """The opening events (response.created, message_start, a role-only chunk) arrive at once;
+    the first text or tool-call argument delta comes DELAY later. TTFT is measured there."""
+    with ScriptedLLMServer() as srv:
+        if kind == "text":
+            reply = Reply.text("Hello there", usage=USAGE, first_delta_delay=DELAY)
+        else:
+            call = ToolCall("get_weather", {"city": "Paris"}, id="call_1")
+            reply = Reply.tool_calls(call, usage=USAGE, first_delta_delay=DELAY)
+        srv.enqueue(reply)
+        events = list(_first_token_streams(srv)[api]())
+    assert len(events) > 2
+    (span,) = traced.get_finished_spans()
+    ttft = span.attributes[A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK]
+    duration = (span.end_time - span.start_time) / 1e9
+    assert DELAY <= ttft <= duration

@@ -154,10 +154,10 @@ def test_pydantic_ai_example(tmp_path):
     assert skeleton == [
         "└── invoke_agent weather",
         "    ├── chat gpt-4o-mini",
-        "    │   └── chat gpt-4o-mini",
+        "    │   └── chat gpt-4o-mini  (same call, counted above)",
         "    ├── execute_tool get_weather",
         "    └── chat gpt-4o-mini",
-        "        └── chat gpt-4o-mini",
+        "        └── chat gpt-4o-mini  (same call, counted above)",
     ]
 
 

@@ -96,10 +96,12 @@ class ProviderCall(LLMHandle):
             self._content = {}
         self._content[key] = value
 
-    def chunk_received(self) -> None:
-        """Mark one streamed chunk: the first sets ``gen_ai.response.time_to_first_chunk``."""
+    def chunk_received(self, output: bool = True) -> None:
+        """Mark one streamed chunk. The first one with output (``output``: text, tool-call
+        arguments or a refusal has arrived) sets ``gen_ai.response.time_to_first_chunk``; a
+        stream's opening events (created, role-only) carry none and do not count."""
         now = perf_counter()
-        if self._first_chunk is None:
+        if self._first_chunk is None and output:
             self._first_chunk = now
             if not self._ended:  # on the span at once: a live view shows it mid-stream
                 set_attribute(

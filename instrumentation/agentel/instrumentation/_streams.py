@@ -31,7 +31,9 @@ class StreamObserver(Protocol):
     """What a provider module supplies to read its stream's chunks."""
 
     def on_chunk(self, chunk: Any) -> None:
-        """Read one chunk (keep running totals only)."""
+        """Read one chunk (keep running totals only). An observer with an ``output``
+        attribute sets it once a chunk carried output (text, tool-call arguments or a
+        refusal): time to first chunk is measured there. Without one, any chunk counts."""
 
     def finish(self, call: ProviderCall) -> None:
         """Record what was read on ``call`` before its span ends."""
@@ -63,11 +65,12 @@ class _ProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
         _end(self._self_call, self._self_observer, how, exc)
 
     def _agentel_chunk(self, chunk: Any) -> None:
-        self._self_call.chunk_received()
+        observer = self._self_observer
         try:
-            self._self_observer.on_chunk(chunk)
+            observer.on_chunk(chunk)
         except Exception:
-            log_once(f"{type(self._self_observer).__name__}.chunk", "could not read a chunk")
+            log_once(f"{type(observer).__name__}.chunk", "could not read a chunk")
+        self._self_call.chunk_received(getattr(observer, "output", True))
 
 
 class StreamProxy(_ProxyBase):

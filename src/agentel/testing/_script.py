@@ -139,6 +139,9 @@ class Reply:
 
     - ``delay``: seconds to wait before sending the response headers.
     - ``chunk_delay``: seconds to wait between two SSE events of a streamed reply.
+    - ``first_delta_delay``: seconds a streamed reply waits before its first event with output
+      (text, tool-call arguments or a refusal), after the opening events (to test time to
+      first token).
     - ``cut_after_chunks``: a streamed reply drops the connection after this many SSE events
       (a non-streamed one after the headers and half of the body).
     - ``headers``: extra response headers (e.g. ``{"retry-after-ms": "0"}``).
@@ -158,6 +161,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     chunk_delay: float = 0.0
+    first_delta_delay: float = 0.0
     cut_after_chunks: int | None = None
     body_override: dict[str, Any] = field(default_factory=dict)
 
@@ -174,6 +178,7 @@ class Reply:
         thinking: str | None = None,
         cut_after_chunks: int | None = None,
         headers: dict[str, str] | None = None,
+        first_delta_delay: float = 0.0,
     ) -> Reply:
         """A plain text answer (optionally preceded by a thinking / reasoning block)."""
         return cls(
@@ -184,6 +189,7 @@ class Reply:
             finish_reason=finish_reason,
             delay=delay,
             chunk_delay=chunk_delay,
+            first_delta_delay=first_delta_delay,
             cut_after_chunks=cut_after_chunks,
             headers=dict(headers or {}),
         )
@@ -200,6 +206,7 @@ class Reply:
         thinking: str | None = None,
         cut_after_chunks: int | None = None,
         headers: dict[str, str] | None = None,
+        first_delta_delay: float = 0.0,
     ) -> Reply:
         """An answer calling one or more tools, optionally with some text before the calls."""
         if not calls:
@@ -213,6 +220,7 @@ class Reply:
             finish_reason="tool_calls",
             delay=delay,
             chunk_delay=chunk_delay,
+            first_delta_delay=first_delta_delay,
             cut_after_chunks=cut_after_chunks,
             headers=dict(headers or {}),
         )

@@ -45,6 +45,34 @@ NO_REPLY_LEFT = "no scripted reply left (ScriptedLLMServer queue is empty and au
 _QUIET_ERRORS = (ConnectionError, TimeoutError, socket.timeout)
 
 
+_OUTPUT_EVENTS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.function_call_arguments.delta",
+        "response.refusal.delta",
+    }
+)
+
+
+def _carries_output(event: Any) -> bool:
+    """Whether a streamed event carries output: a text, tool-call arguments or refusal delta
+    (Chat Completions, Responses and Anthropic Messages events)."""
+    if not isinstance(event, tuple) or len(event) != 2:
+        return False
+    name, data = event
+    if name in _OUTPUT_EVENTS:
+        return True
+    if not isinstance(data, dict):
+        return False
+    if name == "content_block_delta":
+        return (data.get("delta") or {}).get("type") in ("text_delta", "input_json_delta")
+    return any(
+        isinstance(choice, dict)
+        and any((choice.get("delta") or {}).get(k) for k in ("content", "tool_calls", "refusal"))
+        for choice in data.get("choices") or ()
+    )
+
+
 def _error_body(api: Api | None, status: int, message: str, error_type: str | None) -> dict:
     fmt = WIRE_FORMATS.get(api) if api is not None else None
     return (fmt.error_body if fmt else openai_error_body)(status, message, error_type)
@@ -220,11 +248,15 @@ class _Handler(BaseHTTPRequestHandler):
         }
         frame_of = fmt.stream_frame if fmt is not None else None
         self._send_head(200, {**head, **reply.headers})
+        waiting = reply.first_delta_delay > 0
         for i, event in enumerate(events):
             if reply.cut_after_chunks is not None and i >= reply.cut_after_chunks:
                 raise _Abort
             if i:
                 self._wait(reply.chunk_delay)
+            if waiting and _carries_output(event):
+                waiting = False
+                self._wait(reply.first_delta_delay)
             if frame_of is not None:
                 payload = frame_of(event)
             else:

@@ -227,6 +227,10 @@ def handle_response(call: ProviderCall, result: Any) -> Any:
     return None
 
 
+# content deltas that carry output: time to first chunk is measured at the first of them
+_OUTPUT_DELTAS = frozenset({"text_delta", "input_json_delta", "citations_delta"})
+
+
 class MessagesStreamObserver:
     """Running state of a streamed message (constant size unless capturing content).
 
@@ -235,10 +239,11 @@ class MessagesStreamObserver:
     usage only (``message_start``'s output count is a placeholder).
     """
 
-    __slots__ = ("blocks", "capture", "delta_usage", "id", "model", "start_usage", "stop")
+    __slots__ = ("blocks", "capture", "delta_usage", "id", "model", "output", "start_usage", "stop")
 
     def __init__(self, capture: bool) -> None:
         self.capture = capture
+        self.output = False  # a text or tool-input delta has arrived (thinking is not output)
         self.id: Any = None
         self.model: Any = None
         self.stop: Any = None
@@ -250,6 +255,8 @@ class MessagesStreamObserver:
     def on_chunk(self, event: Any) -> None:
         kind = event.type
         if kind == "content_block_delta":
+            if not self.output and event.delta.type in _OUTPUT_DELTAS:
+                self.output = True
             if self.capture:
                 entry = self.blocks.get(event.index)
                 delta = event.delta

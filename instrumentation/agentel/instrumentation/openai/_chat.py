@@ -370,6 +370,7 @@ class ChatStreamObserver:
         "fingerprint",
         "id",
         "model",
+        "output",
         "reasons",
         "texts",
         "tier",
@@ -387,6 +388,7 @@ class ChatStreamObserver:
         # (choice index, tool call index) -> [id, name, type, argument pieces or None]
         self.calls: dict[tuple[int, int], list[Any]] = {}
         self.texts: dict[int, list[str]] = {}
+        self.output = False  # a delta with text, tool calls or a refusal has arrived
 
     def on_chunk(self, chunk: Any) -> None:
         if self.id is None:
@@ -406,7 +408,10 @@ class ChatStreamObserver:
                 continue
             tool_calls = delta.tool_calls
             if tool_calls:
+                self.output = True
                 self._tool_calls(index, tool_calls)
+            elif not self.output and (delta.content or getattr(delta, "refusal", None)):
+                self.output = True
             if self.capture and delta.content:
                 self.texts.setdefault(index, []).append(delta.content)
 

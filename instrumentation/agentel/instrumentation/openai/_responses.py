@@ -207,20 +207,34 @@ def handle_response(call: ProviderCall, result: Any) -> Any:
     return None
 
 
+# the events that carry output: time to first chunk is measured at the first of them
+_OUTPUT_DELTAS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.function_call_arguments.delta",
+        "response.custom_tool_call_input.delta",
+        "response.refusal.delta",
+    }
+)
+
+
 class ResponsesStreamObserver:
     """Running state of a streamed response: the final response event carries everything."""
 
-    __slots__ = ("calls", "capture", "created", "final")
+    __slots__ = ("calls", "capture", "created", "final", "output")
 
     def __init__(self, capture: bool) -> None:
         self.capture = capture
+        self.output = False  # a text, function-call arguments or refusal delta has arrived
         self.created: Any = None
         self.final: Any = None
         self.calls: dict[str, Any] = {}  # item id -> function call item, until the final event
 
     def on_chunk(self, event: Any) -> None:
         kind = event.type
-        if kind in _FINAL_EVENTS:
+        if kind in _OUTPUT_DELTAS:
+            self.output = True
+        elif kind in _FINAL_EVENTS:
             self.final = event.response
         elif kind == "response.created":
             self.created = event.response
