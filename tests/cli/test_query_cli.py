@@ -431,3 +431,12 @@ def test_a_failed_import_creates_no_store(tmp_path):
     assert failed.returncode == 2 and "garbage.json" in failed.stderr
     assert "imported 0 span(s)" in failed.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.json"]
+
+
+def test_reading_an_empty_file_never_writes_a_schema_into_it(tmp_path):
+    (tmp_path / "empty.db").write_bytes(b"")
+    for command in (["runs"], ["stats"], ["show", "ab"]):
+        out = run_agentel(*command, "--store", "sqlite:///empty.db", cwd=tmp_path)
+        assert out.returncode == 1 and "is empty" in out.stderr, command
+    assert (tmp_path / "empty.db").stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]

@@ -93,6 +93,9 @@ def _open(url: str | None, *, existing: bool = False) -> Store:
         path = sqlite_path(url)
         if path != ":memory:" and not os.path.exists(path):
             raise click.ClickException(f"no store at {path} ({url}): nothing was recorded there")
+        if path != ":memory:" and os.path.getsize(path) == 0:
+            # opening it would write a schema into it: a reader never writes
+            raise click.ClickException(f"{path} ({url}) is empty: nothing was recorded there")
     return open_store(url)
 
 
