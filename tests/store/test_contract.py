@@ -47,6 +47,16 @@ def test_unknown_model_is_unpriced_not_free(store):
     assert span["cost_usd"] is None and span["counted"] is True
 
 
+def test_a_failed_call_without_usage_costs_a_known_zero(store):
+    failed = rec("c" * 16, None, status="error", **{"gen_ai.operation.name": "chat",
+                 "gen_ai.request.model": "gpt-4o-mini", "error.type": "429"})  # fmt: skip
+    store.ingest([failed])
+    (run,) = store.runs()
+    assert (run["cost_usd"], run["unpriced_calls"], run["errors"]) == (0, 0, 1)
+    (span,) = store.spans()
+    assert (span["cost_usd"], span["cost_source"]) == (0, "no_usage")
+
+
 def test_framework_llm_span_around_a_provider_span_is_counted_once(store):
     run_id = "a" * 16
     stamp = {"agentel.run.id": run_id}

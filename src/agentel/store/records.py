@@ -367,8 +367,12 @@ def build_span_record(
     )
     if record.error_type is None and status == "error":
         record.error_type = "error"
-    if record.cost_usd is None and record.category in ("llm", "embedding") and record.model:
-        price(record)
+    if record.cost_usd is None and record.category in ("llm", "embedding"):
+        if status == "error" and all(getattr(record, f) is None for f in TOKEN_FIELDS):
+            # failed before generating (a 429, a 400): nothing was billed, a known $0
+            record.cost_usd, record.cost_source = 0.0, "no_usage"
+        elif record.model:
+            price(record)
     return clean_fields(record)
 
 
