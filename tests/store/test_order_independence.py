@@ -210,6 +210,18 @@ def _readable(flat: Flat, mode: str, *, live: bool = False) -> ReadableSpan:
     )
 
 
+def _first_tool_call(flat: Flat, group: list[Flat]) -> bool:
+    """A tool span that no tool span (all are tool "t") of its run encloses below an agent:
+    nested spans of the same tool describe one call."""
+    members = {id(f) for f in group}
+    parent = flat.parent
+    while parent is not None and id(parent) in members and parent.node.kind != "agent":
+        if parent.node.kind == "tool":
+            return False
+        parent = parent.parent
+    return True
+
+
 def _reference_runs(spans: list[Flat]) -> dict[str, dict[str, Any]]:
     """The expected run dicts, computed from the trees alone."""
     runs: dict[str, dict[str, Any]] = {}
@@ -243,7 +255,7 @@ def _reference_runs(spans: list[Flat]) -> dict[str, dict[str, Any]]:
             "service_name": "svc",
             "models": sorted({n.model for n in calls}),
             "llm_calls": len(counted),
-            "tool_calls": sum(f.node.kind == "tool" for f in group),
+            "tool_calls": sum(f.node.kind == "tool" and _first_tool_call(f, group) for f in group),
             "errors": sum(f.node.status == "error" for f in group),
             "iterations": len(counted),
             "input_tokens": sum(n.tokens[0] for n in calls),
