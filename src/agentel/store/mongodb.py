@@ -66,6 +66,9 @@ DUPLICATE_KEY = 11000
 SCHEMA_VERSION = 2
 """The document layout this code writes (kept in the ``meta`` collection; see ``_migrate``)."""
 _PRUNE_BATCH = 250
+_INSERT_CHUNK = 1000
+"""Spans per ``insert_many``: a huge batch (a 10,000-span run) is several requests, each of
+which a slow server answers well within the socket timeout."""
 """Runs deleted per round of prune: each round is a few `$in` deletes of this many ids."""
 DEFAULT_SOCKET_TIMEOUT_MS = 10_000
 """How long one read or write may wait on the server: a hung server cannot block forever."""
@@ -362,8 +365,9 @@ class MongoStore(Store):
         from pymongo.errors import BulkWriteError
 
         conflicts: set[str] = set()
-        if plan.spans:
-            docs = [_span_doc(r) for r in plan.spans]
+        all_docs = [_span_doc(r) for r in plan.spans]
+        for start in range(0, len(all_docs), _INSERT_CHUNK):
+            docs = all_docs[start : start + _INSERT_CHUNK]
             try:
                 self._spans.insert_many(docs, ordered=False)
             except BulkWriteError as exc:
