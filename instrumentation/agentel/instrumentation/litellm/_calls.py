@@ -129,9 +129,12 @@ class LiteLLMStreamObserver(_chat.ChatStreamObserver):
             tool_calls = getattr(delta, "tool_calls", None)
             if tool_calls:
                 self._tool_calls(index, tool_calls)
+                self.output = True  # time to first chunk is taken at the first output delta
             content = getattr(delta, "content", None)
-            if self.capture and content:
-                self.texts.setdefault(index, []).append(content)
+            if content or getattr(delta, "refusal", None):
+                self.output = True
+                if self.capture and content:
+                    self.texts.setdefault(index, []).append(content)
 
 
 def _stream_handler(proxy: type, default: Callable[[ProviderCall, Any], Any]) -> Any:

@@ -108,8 +108,11 @@ class MistralStreamObserver(_chat.ChatStreamObserver):
                     if not isinstance(call.index, int):
                         call.index = position
                 self._tool_calls(index, delta.tool_calls)
-            if self.capture and isinstance(delta.content, str) and delta.content:
-                self.texts.setdefault(index, []).append(delta.content)
+                self.output = True  # time to first chunk is taken at the first output delta
+            if isinstance(delta.content, str) and delta.content:
+                self.output = True
+                if self.capture:
+                    self.texts.setdefault(index, []).append(delta.content)
 
     def finish(self, call: ProviderCall) -> None:
         usage, self.usage = self.usage, None
