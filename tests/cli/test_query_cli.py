@@ -380,6 +380,24 @@ def test_ambiguous_prefix_lists_the_candidates(tmp_path):
     assert run_agentel("show", "abc1", *STORE, cwd=tmp_path).returncode == 0
 
 
+def test_runs_table_shows_the_prefixes_that_tell_runs_apart(tmp_path):
+    shared, alone = "ab" * 16, "cd" * 16  # two runs in one trace, one in another
+    document = otlp(
+        span(shared, "1" * 16, name="invoke_agent one", agent="one"),
+        span(shared, "2" * 16, name="invoke_agent two", agent="two"),
+        span(alone, "3" * 16, name="invoke_agent three", agent="three"),
+    )
+    (tmp_path / "three.json").write_text(json.dumps(document))
+    assert run_agentel("import", "three.json", *STORE, cwd=tmp_path).returncode == 0
+    table = run_agentel("runs", *STORE, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    rows = {line.split()[1]: line.split()[0] for line in table.stdout.splitlines()[1:]}
+    assert rows == {"one": shared + "1", "two": shared + "2", "three": alone[:12]}
+    for agent, prefix in rows.items():
+        shown = run_agentel("show", prefix, *STORE, cwd=tmp_path)
+        assert shown.returncode == 0 and f"invoke_agent {agent}" in shown.stdout
+
+
 def test_unreachable_mongodb_fails_fast(tmp_path):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ from types import ModuleType
 import click
 from rich.console import Console
 
-from agentel.cli._format import print_run, print_runs
+from agentel.cli._format import print_run, print_runs, short_ids
 from agentel.store import open_store, sqlite_path
 
 QUESTIONS = (
@@ -71,6 +71,7 @@ def run_demo(store_url: str, model: str, console: Console) -> None:
         console.print(f"$ agentel runs --store {store_url}")
         print_runs(runs, console)
         if runs:
-            console.print(f"\n$ agentel show {runs[0]['run_id']} --store {store_url}")
+            first = short_ids([run["run_id"] for run in runs])[runs[0]["run_id"]]
+            console.print(f"\n$ agentel show {first} --store {store_url}")
             print_run(store, runs[0]["run_id"], console)
     console.print(f"\nopen them in the web UI:\n  agentel ui --store {store_url}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -381,8 +382,26 @@ def diff_view(found: dict[str, Any]) -> list[Any]:
     return [verdict, steps, *([notes] if notes else []), totals]
 
 
+def short_ids(ids: list[str], min_len: int = 12) -> dict[str, str]:
+    """Each id's shortest prefix (at least ``min_len``) that no other listed id shares.
+
+    Run ids are 48 hex characters (trace id + root span id); a table shows what tells the
+    listed runs apart, as ``git log --oneline`` does. Runs of one trace share its 32-hex
+    prefix, so theirs run on into the root span id. Every command accepts the prefix.
+    """
+    ordered = sorted(set(ids))
+    needed = dict.fromkeys(ordered, min_len)
+    for left, right in itertools.pairwise(ordered):
+        pairs = enumerate(zip(left, right, strict=False))
+        common = next((i for i, (a, b) in pairs if a != b), min(len(left), len(right)))
+        needed[left] = max(needed[left], common + 1)
+        needed[right] = max(needed[right], common + 1)
+    return {run_id: run_id[: needed[run_id]] for run_id in ordered}
+
+
 def print_runs(runs: list[dict[str, Any]], console: Console) -> None:
-    """The runs table shared by ``runs`` and ``demo``."""
+    """The runs table shared by ``runs`` and ``demo``: ids shortened to unique prefixes."""
+    shown = short_ids([run["run_id"] for run in runs])
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column, justify in (
         ("run", "left"),
@@ -398,7 +417,7 @@ def print_runs(runs: list[dict[str, Any]], console: Console) -> None:
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for run in runs:
         table.add_row(
-            run["run_id"],
+            shown[run["run_id"]],
             run["agent_name"] or run["name"] or "-",
             status_text(run["status"]),
             short_time(run["start_time"]),
