@@ -4,19 +4,26 @@ The manual API reports to the *global* tracer provider, which can be set only on
 process: when the suite-wide ``fanout`` fixture exists it owns the provider and we add our
 exporter to it; otherwise one session-wide provider is installed here. The exporter is
 cleared for each test.
-Instrumentors get their own provider through ``tracer_provider=``.
+Instrumentors get their own provider through ``tracer_provider=``: a provider's test module
+names its instrumentor classes in ``INSTRUMENTORS`` and switches them on with the ``instrument``
+fixture; ``metrics`` gives them a real SDK meter provider with an in-memory reader.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
+from typing import Any
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from agentel.testing import ScriptedLLMServer
 
 
 @pytest.fixture(scope="session")
@@ -79,9 +86,69 @@ def openai_exporter(
 
 
 @pytest.fixture
-def server() -> Iterator[object]:
-    """A fresh scripted OpenAI-compatible server."""
-    from agentel.testing import ScriptedLLMServer
+def instrument(
+    request: pytest.FixtureRequest, local_provider: tuple[TracerProvider, InMemorySpanExporter]
+) -> Iterator[Callable[..., InMemorySpanExporter]]:
+    """``instrument(**kwargs)``: the test module's ``INSTRUMENTORS`` switched on with the
+    private provider (``kwargs`` go to ``instrument()``) until the test ends; returns the
+    provider's exporter. Each call switches on a fresh set."""
+    provider, exporter = local_provider
+    on: list[Any] = []
 
-    with ScriptedLLMServer() as srv:
-        yield srv
+    def switch_on(**kwargs: Any) -> InMemorySpanExporter:
+        for cls in request.module.INSTRUMENTORS:
+            instrumentor = cls()
+            instrumentor.instrument(tracer_provider=provider, **kwargs)
+            on.append(instrumentor)
+        return exporter
+
+    yield switch_on
+    for instrumentor in on:
+        instrumentor.uninstrument()
+
+
+@pytest.fixture
+def traced(instrument: Callable[..., InMemorySpanExporter]) -> InMemorySpanExporter:
+    """The test module's ``INSTRUMENTORS`` switched on with default settings."""
+    return instrument()
+
+
+class Metrics:
+    """A real SDK meter provider and what its in-memory reader collected, by metric name."""
+
+    def __init__(self) -> None:
+        self.reader = InMemoryMetricReader()
+        self.provider = MeterProvider(metric_readers=[self.reader])
+
+    def points(self, name: str) -> list[Any]:
+        """The data points of metric ``name`` collected so far ([] when none were recorded)."""
+        data = self.reader.get_metrics_data()
+        return [
+            point
+            for rm in (data.resource_metrics if data else ())
+            for sm in rm.scope_metrics
+            for metric in sm.metrics
+            if metric.name == name
+            for point in metric.data.data_points
+        ]
+
+
+@pytest.fixture
+def metrics() -> Iterator[Metrics]:
+    """A fresh meter provider to pass as ``instrument(meter_provider=metrics.provider)``."""
+    collected = Metrics()
+    yield collected
+    collected.provider.shutdown()
+
+
+@pytest.fixture
+def srv() -> Iterator[ScriptedLLMServer]:
+    """A fresh scripted LLM server (every dialect it speaks)."""
+    with ScriptedLLMServer() as scripted:
+        yield scripted
+
+
+@pytest.fixture
+def server(srv: ScriptedLLMServer) -> ScriptedLLMServer:
+    """The same server, under the name the OpenAI tests use."""
+    return srv

@@ -34,12 +34,6 @@ def exporter_a(
         instrumentor.uninstrument()
 
 
-@pytest.fixture
-def srv() -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as server:
-        yield server
-
-
 def client(srv: ScriptedLLMServer, is_async: bool = False) -> Any:
     cls = anthropic.AsyncAnthropic if is_async else anthropic.Anthropic
     return cls(base_url=srv.anthropic_base_url, api_key="t", max_retries=0, open_telemetry=False)

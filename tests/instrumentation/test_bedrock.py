@@ -7,20 +7,21 @@ import gc
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from agentel.instrumentation.bedrock import BedrockInstrumentor
 from agentel.semconv import attributes as A
 from agentel.testing import Reply, ScriptedLLMServer, ToolCall, Usage
+
+INSTRUMENTORS = (BedrockInstrumentor,)
 
 NOVA = "us.amazon.nova-pro-v1:0"
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -55,33 +56,6 @@ BODIES = {
     LLAMA: {"prompt": "Say hi", "max_gen_len": 64, "temperature": 0.5},
     MISTRAL: {"prompt": "<s>[INST] Say hi [/INST]", "max_tokens": 64, "temperature": 0.5},
 }
-
-
-@pytest.fixture
-def instrument(local_provider: tuple[TracerProvider, InMemorySpanExporter]) -> Iterator[Any]:
-    provider, exporter = local_provider
-    instrumentors: list[BedrockInstrumentor] = []
-
-    def on(**kwargs: Any) -> InMemorySpanExporter:
-        instrumentor = BedrockInstrumentor()
-        instrumentor.instrument(tracer_provider=provider, **kwargs)
-        instrumentors.append(instrumentor)
-        return exporter
-
-    yield on
-    for instrumentor in instrumentors:
-        instrumentor.uninstrument()
-
-
-@pytest.fixture
-def traced(instrument: Any) -> InMemorySpanExporter:
-    return instrument()
-
-
-@pytest.fixture
-def srv() -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as server:
-        yield server
 
 
 def client(srv: ScriptedLLMServer, attempts: int = 1) -> Any:

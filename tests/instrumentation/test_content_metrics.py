@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -24,6 +24,8 @@ from agentel.instrumentation.openai import OpenAIInstrumentor
 from agentel.semconv import attributes as A
 from agentel.semconv.attributes import EVENT_INFERENCE_DETAILS as CONTENT_EVENT
 from agentel.testing import Reply, ScriptedLLMServer, ToolCall, Usage
+
+INSTRUMENTORS = (OpenAIInstrumentor, AnthropicInstrumentor)
 
 API_KEY = "sk-agentel-very-secret-key"
 CONTENT_KEYS = (
@@ -58,30 +60,6 @@ CONVERSATION = [
     },
     {"role": "tool", "tool_call_id": "call_0", "content": "14C rain"},
 ]
-
-
-@pytest.fixture
-def srv() -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def instrument(
-    local_provider: tuple[TracerProvider, InMemorySpanExporter],
-) -> Iterator[Callable[..., InMemorySpanExporter]]:
-    provider, exporter = local_provider
-    on: list[Any] = []
-
-    def switch_on(**kwargs: Any) -> InMemorySpanExporter:
-        for instrumentor in (OpenAIInstrumentor(), AnthropicInstrumentor()):
-            instrumentor.instrument(tracer_provider=provider, **kwargs)
-            on.append(instrumentor)
-        return exporter
-
-    yield switch_on
-    for instrumentor in on:
-        instrumentor.uninstrument()
 
 
 def oai(srv: ScriptedLLMServer) -> Any:

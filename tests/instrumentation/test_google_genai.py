@@ -7,21 +7,20 @@ import gc
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from google import genai
 from google.genai import errors, types
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from agentel.instrumentation.google_genai import GoogleGenAIInstrumentor
 from agentel.semconv import attributes as A
 from agentel.testing import Reply, ScriptedLLMServer, ToolCall, Usage
+
+INSTRUMENTORS = (GoogleGenAIInstrumentor,)
 
 MODEL = "gemini-2.5-flash"
 WEATHER = types.FunctionDeclaration(
@@ -33,35 +32,6 @@ WEATHER = types.FunctionDeclaration(
         "required": ["city"],
     },
 )
-
-
-@pytest.fixture
-def instrument(
-    local_provider: tuple[TracerProvider, InMemorySpanExporter],
-) -> Iterator[Any]:
-    provider, exporter = local_provider
-    instrumentors: list[GoogleGenAIInstrumentor] = []
-
-    def on(**kwargs: Any) -> InMemorySpanExporter:
-        instrumentor = GoogleGenAIInstrumentor()
-        instrumentor.instrument(tracer_provider=provider, **kwargs)
-        instrumentors.append(instrumentor)
-        return exporter
-
-    yield on
-    for instrumentor in instrumentors:
-        instrumentor.uninstrument()
-
-
-@pytest.fixture
-def traced(instrument: Any) -> InMemorySpanExporter:
-    return instrument()
-
-
-@pytest.fixture
-def srv() -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as server:
-        yield server
 
 
 def client(srv: ScriptedLLMServer, retries: int = 0) -> genai.Client:
@@ -397,46 +367,32 @@ def test_embeddings_error(traced: InMemorySpanExporter, srv: ScriptedLLMServer) 
     assert only(traced).attributes[A.ERROR_TYPE] == "google.genai.errors.ClientError"
 
 
-def test_metrics(local_provider: tuple[TracerProvider, InMemorySpanExporter], srv) -> None:
-    provider, _ = local_provider
-    reader = InMemoryMetricReader()
-    instrumentor = GoogleGenAIInstrumentor()
-    instrumentor.instrument(
-        tracer_provider=provider, meter_provider=MeterProvider(metric_readers=[reader])
+def test_metrics(instrument: Any, metrics: Any, srv: ScriptedLLMServer) -> None:
+    instrument(meter_provider=metrics.provider)
+    srv.enqueue(
+        Reply.text("a", usage=Usage(100, 20)),
+        Reply.text("b c d", usage=Usage(50, 10)),
+        Reply.error(500, "boom"),
     )
-    try:
-        srv.enqueue(
-            Reply.text("a", usage=Usage(100, 20)),
-            Reply.text("b c d", usage=Usage(50, 10)),
-            Reply.error(500, "boom"),
-        )
-        c = client(srv)
+    c = client(srv)
+    c.models.generate_content(model=MODEL, contents="hi")
+    list(c.models.generate_content_stream(model=MODEL, contents="hi"))
+    with pytest.raises(errors.ServerError):
         c.models.generate_content(model=MODEL, contents="hi")
-        list(c.models.generate_content_stream(model=MODEL, contents="hi"))
-        with pytest.raises(errors.ServerError):
-            c.models.generate_content(model=MODEL, contents="hi")
-    finally:
-        instrumentor.uninstrument()
-    metrics = {
-        m.name: m
-        for rm in reader.get_metrics_data().resource_metrics
-        for sm in rm.scope_metrics
-        for m in sm.metrics
-    }
-    tokens = metrics[A.METRIC_GEN_AI_CLIENT_TOKEN_USAGE].data.data_points
+    tokens = metrics.points(A.METRIC_GEN_AI_CLIENT_TOKEN_USAGE)
     assert {p.attributes[A.GEN_AI_TOKEN_TYPE]: p.sum for p in tokens} == {
         "input": 150,
         "output": 30,
     }
     assert all(p.attributes[A.GEN_AI_PROVIDER_NAME] == "gcp.gen_ai" for p in tokens)
-    duration = metrics[A.METRIC_GEN_AI_CLIENT_OPERATION_DURATION].data.data_points
+    duration = metrics.points(A.METRIC_GEN_AI_CLIENT_OPERATION_DURATION)
     assert {p.attributes.get(A.ERROR_TYPE): p.count for p in duration} == {
         None: 2,
         "google.genai.errors.ServerError": 1,
     }
-    (ttft,) = metrics[A.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK].data.data_points
+    (ttft,) = metrics.points(A.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
     assert ttft.count == 1
-    assert metrics[A.METRIC_AGENTEL_CLIENT_COST].data.data_points
+    assert metrics.points(A.METRIC_AGENTEL_CLIENT_COST)
 
 
 def test_uninstrument_restores(instrument: Any, srv: ScriptedLLMServer) -> None:

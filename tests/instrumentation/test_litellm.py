@@ -12,18 +12,19 @@ import gc
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import litellm
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from agentel.instrumentation.litellm import LiteLLMInstrumentor
 from agentel.semconv import attributes as A
 from agentel.testing import Reply, ScriptedLLMServer, ToolCall, Usage
+
+INSTRUMENTORS = (LiteLLMInstrumentor,)
 
 MESSAGES = [{"role": "user", "content": "Say hi"}]
 TOOLS = [
@@ -40,33 +41,6 @@ TOOLS = [
         },
     }
 ]
-
-
-@pytest.fixture
-def instrument(local_provider: tuple[TracerProvider, InMemorySpanExporter]) -> Iterator[Any]:
-    provider, exporter = local_provider
-    instrumentors: list[LiteLLMInstrumentor] = []
-
-    def on(**kwargs: Any) -> InMemorySpanExporter:
-        instrumentor = LiteLLMInstrumentor()
-        instrumentor.instrument(tracer_provider=provider, **kwargs)
-        instrumentors.append(instrumentor)
-        return exporter
-
-    yield on
-    for instrumentor in instrumentors:
-        instrumentor.uninstrument()
-
-
-@pytest.fixture
-def traced(instrument: Any) -> InMemorySpanExporter:
-    return instrument()
-
-
-@pytest.fixture
-def srv() -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as server:
-        yield server
 
 
 def openai_route(srv: ScriptedLLMServer, **kwargs: Any) -> dict[str, Any]:

@@ -8,18 +8,19 @@ import gc
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from mistralai.client import Mistral
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from agentel.instrumentation.mistralai import MistralInstrumentor
 from agentel.semconv import attributes as A
 from agentel.testing import Reply, ScriptedLLMServer, ToolCall, Usage
+
+INSTRUMENTORS = (MistralInstrumentor,)
 
 MODEL = "mistral-small-latest"
 MESSAGES = [{"role": "user", "content": "Say hi"}]
@@ -33,33 +34,6 @@ TOOLS = [
         },
     }
 ]
-
-
-@pytest.fixture
-def instrument(local_provider: tuple[TracerProvider, InMemorySpanExporter]) -> Iterator[Any]:
-    provider, exporter = local_provider
-    instrumentors: list[MistralInstrumentor] = []
-
-    def on(**kwargs: Any) -> InMemorySpanExporter:
-        instrumentor = MistralInstrumentor()
-        instrumentor.instrument(tracer_provider=provider, **kwargs)
-        instrumentors.append(instrumentor)
-        return exporter
-
-    yield on
-    for instrumentor in instrumentors:
-        instrumentor.uninstrument()
-
-
-@pytest.fixture
-def traced(instrument: Any) -> InMemorySpanExporter:
-    return instrument()
-
-
-@pytest.fixture
-def srv() -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as server:
-        yield server
 
 
 def client(srv: ScriptedLLMServer) -> Mistral:
