@@ -53,6 +53,10 @@ def test_runs_filters(recorded):
     assert runs_json(recorded, "--until", "1h") == []
     assert len(runs_json(recorded, "--provider", "openai", "--min-cost", "0.00001")) == 3
     assert len(runs_json(recorded, "--service", "manual-agent")) == 1
+    tools = {t: runs_json(recorded, "--tool", t) for t in ("get_weather", "explode", "nope")}
+    assert [r["agent_name"] for r in tools["get_weather"]] == ["weather-agent"] * 2
+    assert [r["agent_name"] for r in tools["explode"]] == ["flaky-agent"]
+    assert tools["nope"] == []
     where = "tool_calls >= 1 and status == 'ok' and agent_name != 'population-agent'"
     assert len(runs_json(recorded, "--where", where)) == 2
     assert len(runs_json(recorded, "--min-duration", "0ms", "--order-by", "cost")) == 4

@@ -46,6 +46,11 @@ def ids(runs):
         ({"model": "text-embedding-3-small"}, "e"),
         ({"provider": "anthropic"}, "b"),
         ({"provider": "openai"}, "dace"),
+        ({"tool": "get_weather"}, "a"),
+        ({"tool": "run_tests"}, "b"),
+        ({"tool": "run_tests", "has_error": False}, ""),
+        ({"tool": "get_weather", "provider": "openai", "since": "2h"}, "a"),
+        ({"tool": "no_such_tool"}, ""),
         ({"conversation": "conv-1"}, "a"),
         ({"user": "u2"}, "b"),
         ({"service": "svc-b"}, "b"),
@@ -94,6 +99,7 @@ def test_order_and_page(loaded):
         ({"min_duration": -5}, "non-negative"),
         ({"min_cost": "cheap"}, "min_cost must be a finite number; got 'cheap'"),
         ({"has_error": "yes"}, "has_error must be True, False or None; got 'yes'"),
+        ({"tool": 3}, "tool must be a string; got 3"),
         ({"text": ""}, "text must not be empty"),
         ({"text": "x" * 1001}, "limit is 1000"),
         ({"order_by": "speed"}, "'speed'"),
@@ -129,6 +135,9 @@ def test_injection_inside_a_value_is_only_a_value(loaded):
     for text in ("agent_name == \"x' OR '1'='1\"", "agent_name == '$where'", "status == '%'"):
         assert loaded.runs(where=text) == []
     assert loaded.runs(agent="planner' OR '1'='1") == []
+    assert loaded.runs(tool="get_weather' OR '1'='1") == []
+    with pytest.raises(QueryError):
+        loaded.runs(tool={"$ne": None})
     assert loaded.runs(text="') OR 1=1 --") == []
     assert len(loaded.runs(limit=None)) == 5
 

@@ -47,6 +47,9 @@ def test_runs_page_has_the_store_fields_and_the_filters_work(client, store):
     ] * 2
     assert {r["status"] for r in get(client, "/api/runs", status="error")["runs"]} == {"error"}
     assert get(client, "/api/runs", errors="true")["runs"] == store.runs(has_error=True)
+    tool = get(client, "/api/runs", tool="get_weather")["runs"]
+    assert tool == store.runs(tool="get_weather") and len(tool) == 2
+    assert get(client, "/api/runs/totals", tool="get_weather")["runs"] == 2
     where = "llm_calls >= 2 and cost_usd > 0"
     assert get(client, "/api/runs", where=where)["runs"] == store.runs(where=where)
     assert get(client, "/api/runs", text="Tokyo")["runs"] == store.runs(text="Tokyo")

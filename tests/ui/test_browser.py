@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
@@ -111,6 +112,30 @@ def test_runs_page_lists_runs_with_totals_and_filters_in_the_url(ui, page):
     page.go_back()
     page.go_back()
     expect(page.locator("#runs-table tbody tr")).to_have_count(6)
+    assert page.errors == []
+
+
+def test_runs_filter_by_tool_lives_in_the_url(ui, page):
+    base, _ = ui
+    page.goto(f"{base}/runs")
+    page.locator("#runs-table tbody tr").first.wait_for()
+    page.fill("input[name=tool]", "get_weather")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/runs?tool=get_weather")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(2)
+    names = page.locator("#runs-table tbody td:nth-child(3)").all_inner_texts()
+    assert names == ["weather-agent"] * 2
+    assert page.locator("#totals").inner_text().startswith("2 runs")
+    page.go_back()
+    expect(page.locator("#runs-table tbody tr")).to_have_count(6)
+    page.go_forward()
+    expect(page.locator("#runs-table tbody tr")).to_have_count(2)
+    assert page.input_value("input[name=tool]") == "get_weather"
+
+    page.goto(f"{base}/runs?{urlencode({'tool': XSS_IMG})}")  # a tool named like markup
+    expect(page.locator("#runs-table tbody tr")).to_have_count(2)
+    assert page.input_value("input[name=tool]") == XSS_IMG
+    no_xss(page)
     assert page.errors == []
 
 

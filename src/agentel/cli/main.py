@@ -209,6 +209,7 @@ def main() -> None:
 @until_option
 @click.option("--model", help="Only runs that called this model.")
 @click.option("--provider", help="Only runs that called this provider (openai, anthropic...).")
+@click.option("--tool", metavar="NAME", help="Only runs that called the tool of this name.")
 @click.option("--conversation", help="Only runs of this conversation id.")
 @click.option("--user", help="Only runs for this user id.")
 @click.option("--service", help="Only runs of this service.name.")

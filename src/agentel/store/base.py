@@ -193,6 +193,7 @@ class Store(ABC):
         until: datetime | date | timedelta | str | None = None,
         model: str | None = None,
         provider: str | None = None,
+        tool: str | None = None,
         conversation: str | None = None,
         user: str | None = None,
         service: str | None = None,
@@ -210,7 +211,8 @@ class Store(ABC):
 
         ``since`` / ``until`` bound the start time (``since`` inclusive, ``until`` exclusive):
         a datetime (naive = UTC), an ISO date/time string or an age such as ``"2h"`` / ``"7d"``.
-        ``model`` / ``provider``: a counted LLM call of the run used it. ``conversation``,
+        ``model`` / ``provider``: a counted LLM call of the run used it. ``tool``: a span of the
+        run called the tool of that name (``gen_ai.tool.name``). ``conversation``,
         ``user``, ``service``: exact ids/names. ``min_cost`` in USD; ``min_duration`` in ms, a
         timedelta or ``"2s"`` (unfinished runs never match). ``has_error``: the run has (True)
         or has no (False) failed span. ``text``: a substring of the captured content (prompts,
@@ -226,6 +228,7 @@ class Store(ABC):
             until=until,
             model=model,
             provider=provider,
+            tool=tool,
             conversation=conversation,
             user=user,
             service=service,

@@ -159,11 +159,15 @@ class MemoryStore(Store):
                     for s in self._spans.values()
                     if s.counted and s.provider == found.provider
                 }
+            tools = None
+            if found.tool is not None:
+                tools = {s.run_id for s in self._spans.values() if s.tool_name == found.tool}
             matching = [
                 replace(r)
                 for r in self._runs.values()
                 if (run_ids is None or r.run_id in run_ids)
                 and (providers is None or r.run_id in providers)
+                and (tools is None or r.run_id in tools)
                 and run_matches(r, found)
             ]
         matching.sort(key=lambda r: r.run_id)

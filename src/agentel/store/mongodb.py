@@ -501,6 +501,9 @@ class MongoStore(Store):
                 self._spans.distinct("run_id", {"provider": found.provider, "counted": True})
             )
             run_ids = with_provider if run_ids is None else run_ids & with_provider
+        if found.tool is not None:
+            with_tool = set(self._spans.distinct("run_id", {"tool_name": found.tool}))
+            run_ids = with_tool if run_ids is None else run_ids & with_tool
         if run_ids is not None:
             query["_id"] = {"$in": sorted(r for r in run_ids if r)}
         if found.where is not None:

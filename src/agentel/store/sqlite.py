@@ -688,6 +688,11 @@ def _run_where(found: RunFilter, run_ids: set[str] | None) -> tuple[list[str], l
             "AND spans.counted = 1 AND spans.provider = ?)"
         )
         params.append(found.provider)
+    if found.tool is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM spans WHERE spans.run_id = runs.run_id AND spans.tool_name = ?)"
+        )
+        params.append(found.tool)
     if found.min_cost is not None:
         where.append("cost_usd >= ?")
         params.append(found.min_cost)

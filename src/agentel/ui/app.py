@@ -72,6 +72,7 @@ RUN_FILTERS = (
     "until",
     "model",
     "provider",
+    "tool",
     "conversation",
     "user",
     "service",

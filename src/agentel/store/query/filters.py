@@ -23,6 +23,7 @@ class RunFilter:
     until_ns: int | None = None
     model: str | None = None
     provider: str | None = None
+    tool: str | None = None
     conversation: str | None = None
     user: str | None = None
     service: str | None = None
@@ -52,6 +53,7 @@ def run_filter(
     until: Any = None,
     model: str | None = None,
     provider: str | None = None,
+    tool: str | None = None,
     conversation: str | None = None,
     user: str | None = None,
     service: str | None = None,
@@ -81,6 +83,7 @@ def run_filter(
         until_ns=parse_time(until, "until"),
         model=check_text(model, "model"),
         provider=check_text(provider, "provider"),
+        tool=check_text(tool, "tool"),
         conversation=check_text(conversation, "conversation"),
         user=check_text(user, "user"),
         service=check_text(service, "service"),
@@ -93,7 +96,8 @@ def run_filter(
 
 
 def run_matches(run: RunRecord, f: RunFilter) -> bool:
-    """The run-table part of a filter in Python (provider and text need the run's spans)."""
+    """The run-table part of a filter in Python (provider, tool and text need the run's
+    spans)."""
     duration = run.duration_ms
     return (
         (f.agent is None or run.agent_name == f.agent)

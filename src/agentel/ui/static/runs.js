@@ -7,6 +7,7 @@ const FILTERS = [
   ["status", "status", "select", ["", "running", "ok", "error", "abandoned"]],
   ["model", "model", "text"],
   ["provider", "provider", "text"],
+  ["tool", "tool", "text"],
   ["conversation", "conversation", "text"],
   ["user", "user", "text"],
   ["service", "service", "text"],
