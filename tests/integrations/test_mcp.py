@@ -30,6 +30,7 @@ from runtree import IN, OUT, run_totals
 
 from agentel.instrumentation import agent
 from agentel.instrumentation.mcp import MCPInstrumentor
+from agentel.instrumentation.mcp._client import tool_result_content
 from agentel.semconv import attributes as A
 from agentel.testing import Reply, ScriptedLLMServer, ToolCall, Usage
 
@@ -257,6 +258,24 @@ def test_tool_error_resources_prompts_and_content(mcp_instrumented, sqlite_recor
     server = served["tools/call get_weather"]["attributes"]
     assert server[A.GEN_AI_TOOL_CALL_ARGUMENTS] == '{"city":"Oslo"}'
     assert server[A.GEN_AI_TOOL_CALL_RESULT] == weather[A.GEN_AI_TOOL_CALL_RESULT]
+
+
+def test_tool_result_content_reads_the_result_and_its_wire_form_alike():
+    """Client (a ``CallToolResult``) and server (the dict a handler returns) record the same."""
+    import mcp.types as t
+
+    mixed = t.CallToolResult(
+        content=[
+            t.TextContent(type="text", text="14C"),
+            t.ImageContent(type="image", data="aGk=", mimeType="image/png"),
+        ]
+    )
+    structured = t.CallToolResult(
+        content=[t.TextContent(type="text", text="x")], structuredContent={"a": 1}
+    )
+    for result, expected in ((mixed, "14C\n[image]"), (structured, {"a": 1})):
+        wire = result.model_dump(by_alias=True, exclude_none=True, mode="json")
+        assert tool_result_content(result) == tool_result_content(wire) == expected
 
 
 def test_uninstrument_restores_the_session(fanout, sqlite_recording):

@@ -78,15 +78,26 @@ def describe(
 
 
 def tool_result_content(result: Any) -> Any:
-    """A tool result as recordable content: its structured value, else its blocks' texts."""
-    structured = getattr(result, "structured_content", None)
+    """A tool result as recordable content: its structured value, else its blocks' texts.
+
+    ``result`` is a ``CallToolResult`` (client) or its wire form, a dict (a server handler's
+    reply); a block without text is recorded by its type only.
+    """
+    structured = _get(result, "structured_content", "structuredContent")
     if structured is not None:
         return structured
     texts: list[str] = []
-    for block in getattr(result, "content", None) or ():
-        text = getattr(block, "text", None)
-        texts.append(text if isinstance(text, str) else f"[{getattr(block, 'type', 'content')}]")
+    for block in _get(result, "content") or ():
+        text = _get(block, "text")
+        texts.append(text if isinstance(text, str) else f"[{_get(block, 'type') or 'content'}]")
     return "\n".join(texts)
+
+
+def _get(value: Any, name: str, wire_name: str | None = None) -> Any:
+    """``value.name`` for SDK objects, ``value[wire_name or name]`` for their wire dicts."""
+    if isinstance(value, dict):
+        return value.get(wire_name or name)
+    return getattr(value, name, None)
 
 
 def _finish_tool_call(

@@ -73,22 +73,12 @@ class ContentMiddleware:
                 params = getattr(ctx, "params", None) or {}
                 content = {
                     A.GEN_AI_TOOL_CALL_ARGUMENTS: params.get("arguments"),
-                    A.GEN_AI_TOOL_CALL_RESULT: _result_content(result),
+                    A.GEN_AI_TOOL_CALL_RESULT: tool_result_content(result),
                 }
                 record_content(trace.get_current_span(), self._config, content)
             except Exception:
                 log_once("mcp.server.content", "could not record the MCP tool's content")
         return result
-
-
-def _result_content(result: Any) -> Any:
-    if isinstance(result, dict):
-        structured = result.get("structuredContent")
-        if structured is not None:
-            return structured
-        blocks = result.get("content") or ()
-        return "\n".join(str(b.get("text", "")) for b in blocks if isinstance(b, dict))
-    return tool_result_content(result)
 
 
 def server_init_wrapper(config: InstrumentationConfig) -> Callable[..., Any]:
