@@ -3,14 +3,18 @@ AWS event-stream framing) against the scripted server, with fake credentials."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import boto3
 import pytest
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from opentelemetry.sdk.trace import ReadableSpan
@@ -67,6 +71,24 @@ def client(srv: ScriptedLLMServer, attempts: int = 1) -> Any:
         aws_secret_access_key="not-a-secret",
         config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}),
     )
+
+
+def aio_run(srv: ScriptedLLMServer, use: Callable[[Any], Awaitable[Any]], attempts: int = 1) -> Any:
+    """Run ``use(client)`` with a real aiobotocore bedrock-runtime client on a fresh loop."""
+
+    async def main() -> Any:
+        session = get_session()
+        async with session.create_client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            endpoint_url=srv.url,
+            aws_access_key_id="AKIDAGENTELTEST",
+            aws_secret_access_key="not-a-secret",
+            config=AioConfig(retries={"total_max_attempts": attempts, "mode": "standard"}),
+        ) as c:
+            return await use(c)
+
+    return asyncio.run(main())
 
 
 def only(exporter: InMemorySpanExporter) -> ReadableSpan:
@@ -216,14 +238,42 @@ def test_stream_ends_its_span_on_every_path(
         assert span.attributes[A.ERROR_TYPE]
 
 
+def invoke(srv: ScriptedLLMServer, model: str, is_async: bool) -> bytes:
+    """InvokeModel, then the application reads the whole body (aiobotocore's in chunks)."""
+    body = json.dumps(BODIES[model])
+    if not is_async:
+        return client(srv).invoke_model(modelId=model, body=body)["body"].read()
+
+    async def use(c: Any) -> bytes:
+        response = await c.invoke_model(modelId=model, body=body)
+        assert type(response["body"]).__module__.startswith("aiobotocore.")  # its own class
+        async with response["body"] as read:
+            return b"".join([chunk async for chunk in read.iter_chunks(7)])
+
+    return aio_run(srv, use)
+
+
+def invoke_stream(srv: ScriptedLLMServer, model: str, is_async: bool) -> list[Any]:
+    """InvokeModelWithResponseStream, every chunk's JSON."""
+    body = json.dumps(BODIES[model])
+    if not is_async:
+        response = client(srv).invoke_model_with_response_stream(modelId=model, body=body)
+        return [json.loads(event["chunk"]["bytes"]) for event in response["body"]]
+
+    async def use(c: Any) -> list[Any]:
+        response = await c.invoke_model_with_response_stream(modelId=model, body=body)
+        return [json.loads(event["chunk"]["bytes"]) async for event in response["body"]]
+
+    return aio_run(srv, use)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["boto3", "aiobotocore"])
 @pytest.mark.parametrize("model", list(BODIES))
 def test_invoke_model_every_body_family(
-    traced: InMemorySpanExporter, srv: ScriptedLLMServer, model: str
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer, model: str, is_async: bool
 ) -> None:
     srv.enqueue(Reply.text("hello there", usage=Usage(input_tokens=40, output_tokens=7)))
-    response = client(srv).invoke_model(modelId=model, body=json.dumps(BODIES[model]))
-    body = json.loads(response["body"].read())  # the application still reads the whole body
-    assert body
+    assert json.loads(invoke(srv, model, is_async))  # the application still reads it all
     a = only(traced).attributes
     assert a[A.GEN_AI_USAGE_INPUT_TOKENS] == 40
     assert a[A.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
@@ -234,16 +284,13 @@ def test_invoke_model_every_body_family(
     assert a[A.GEN_AI_RESPONSE_ID]
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["boto3", "aiobotocore"])
 @pytest.mark.parametrize("model", list(BODIES))
 def test_invoke_model_with_response_stream_every_body_family(
-    traced: InMemorySpanExporter, srv: ScriptedLLMServer, model: str
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer, model: str, is_async: bool
 ) -> None:
     srv.enqueue(Reply.text("one two three", usage=Usage(input_tokens=40, output_tokens=7)))
-    response = client(srv).invoke_model_with_response_stream(
-        modelId=model, body=json.dumps(BODIES[model])
-    )
-    chunks = [json.loads(event["chunk"]["bytes"]) for event in response["body"]]
-    assert len(chunks) >= 3
+    assert len(invoke_stream(srv, model, is_async)) >= 3
     span = only(traced)
     a = span.attributes
     assert a[A.AGENTEL_STREAM_END] == "completed"
@@ -333,6 +380,134 @@ def test_imports_without_the_sdk() -> None:
         "sys.modules['botocore'] = None\n"
         "import agentel.instrumentation.bedrock as m, agentel.sdk\n"
         "assert m.BedrockInstrumentor\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+# --- aiobotocore (async) ---------------------------------------------------------------------
+
+
+def test_aio_converse_tokens_cost_and_errors(
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer
+) -> None:
+    usage = Usage(input_tokens=1000, output_tokens=100, cached_tokens=600, cache_write_tokens=200)
+    srv.enqueue(Reply.text("hello", usage=usage), Reply.error(429, "slow down"))
+
+    async def use(c: Any) -> Any:
+        response = await c.converse(modelId=NOVA, messages=USER, inferenceConfig={"maxTokens": 9})
+        with pytest.raises(ClientError):
+            await c.converse(modelId=NOVA, messages=USER)
+        return response
+
+    response = aio_run(srv, use)
+    ok, failed = traced.get_finished_spans()
+    a = ok.attributes
+    assert ok.name == f"chat {NOVA}" and ok.kind is SpanKind.CLIENT
+    assert a[A.GEN_AI_PROVIDER_NAME] == "aws.bedrock"
+    assert a[A.GEN_AI_USAGE_INPUT_TOKENS] == 1000
+    assert a[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 600
+    assert a[A.GEN_AI_USAGE_OUTPUT_TOKENS] == 100
+    assert a[A.GEN_AI_REQUEST_MAX_TOKENS] == 9
+    assert a[A.GEN_AI_RESPONSE_ID] == response["ResponseMetadata"]["RequestId"]
+    assert a[A.GEN_AI_USAGE_COST] == pytest.approx((400 * 0.80 + 600 * 0.20 + 100 * 3.20) / 1e6)
+    assert a[A.SERVER_PORT] == srv.port
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes[A.ERROR_TYPE] == "botocore.errorfactory.ThrottlingException"
+
+
+def test_aio_converse_stream_tool_call_and_content(instrument: Any, srv: ScriptedLLMServer) -> None:
+    traced = instrument(capture_content=True)
+    srv.enqueue(
+        Reply.tool_calls(ToolCall("get_weather", {"city": "Paris"}, id="tu_1"), usage=Usage(30, 9))
+    )
+
+    async def use(c: Any) -> list[Any]:
+        response = await c.converse_stream(
+            modelId=CLAUDE, messages=USER, toolConfig={"tools": [WEATHER]}
+        )
+        return [event async for event in response["stream"]]
+
+    events = aio_run(srv, use)
+    assert events[-1]["metadata"]["usage"]["outputTokens"] == 9
+    span = only(traced)
+    a = span.attributes
+    assert a[A.AGENTEL_STREAM_END] == "completed"
+    assert 0 < a[A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] < (span.end_time - span.start_time) / 1e9
+    assert a[A.GEN_AI_USAGE_INPUT_TOKENS] == 30 and a[A.GEN_AI_USAGE_OUTPUT_TOKENS] == 9
+    assert a[A.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
+    (event,) = [e for e in span.events if e.name == "agentel.tool_call"]
+    assert json.loads(event.attributes[A.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
+    assert json.loads(a[A.GEN_AI_OUTPUT_MESSAGES])[0]["parts"][0]["name"] == "get_weather"
+
+
+@pytest.mark.parametrize("operation", ["converse_stream", "invoke_model_with_response_stream"])
+@pytest.mark.parametrize("path", ["closed", "error", "abandoned", "break"])
+def test_aio_streams_end_their_span_on_every_path(
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer, path: str, operation: str
+) -> None:
+    cut = 3 if path == "error" else None
+    srv.enqueue(Reply(content="one two three four five six", cut_after_chunks=cut))
+
+    async def use(c: Any) -> None:
+        if operation == "converse_stream":
+            response = await c.converse_stream(modelId=NOVA, messages=USER)
+            key = "stream"
+        else:
+            body = json.dumps(BODIES[CLAUDE])
+            response = await c.invoke_model_with_response_stream(modelId=CLAUDE, body=body)
+            key = "body"
+        stream = response[key]
+        if path == "error":
+            with pytest.raises(Exception):  # noqa: B017 - aiobotocore's own transport error
+                async for _ in stream:
+                    pass
+            return
+        async for _ in stream:
+            break
+        if path == "closed":
+            stream.close()  # synchronous, as on AioEventStream itself
+            stream.close()
+        elif path == "abandoned":
+            del stream, response
+            gc.collect()
+
+    aio_run(srv, use)
+    gc.collect()  # "break": the stream is dropped when the client's block ends
+    span = only(traced)
+    assert span.attributes[A.AGENTEL_STREAM_END] == ("abandoned" if path == "break" else path)
+    if path == "error":
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes[A.ERROR_TYPE]
+
+
+def test_aio_retries_and_other_aws_calls(traced: InMemorySpanExporter, srv: ScriptedLLMServer):
+    srv.enqueue(Reply.error(503, "busy"), Reply.text("ok", usage=Usage(20, 3)))
+
+    async def use(c: Any) -> Any:
+        return await c.converse(modelId=NOVA, messages=USER)
+
+    assert aio_run(srv, use, attempts=2)["output"]["message"]["content"][0]["text"] == "ok"
+    assert len(srv.requests) == 2
+    span = only(traced)
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.attributes[A.GEN_AI_USAGE_INPUT_TOKENS] == 20
+
+
+def test_aio_wrapped_on_first_import_and_unwrapped() -> None:
+    code = (
+        "import sys\n"
+        "from agentel.instrumentation.bedrock import BedrockInstrumentor\n"
+        "i = BedrockInstrumentor(); i.instrument()\n"
+        "assert 'aiobotocore' not in sys.modules, 'imported by instrument()'\n"
+        "import aiobotocore.client as ac, wrapt\n"
+        "traced = lambda: isinstance(vars(ac.AioBaseClient)['_make_api_call'], wrapt.FunctionWrapper)\n"
+        "assert traced()\n"
+        "i.uninstrument()\n"
+        "assert not traced()\n"
+        "BedrockInstrumentor().instrument()\n"
+        "assert traced()\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -11,12 +11,17 @@ request id, tokens (cache reads and writes included) and the call's cost; stream
 proxied so the span ends exactly once however the stream ends. Every other AWS call passes
 through after one service-name check.
 
+``aiobotocore`` (async botocore, under aioboto3) gets the same spans for the same
+operations: its ``AioBaseClient._make_api_call`` is wrapped when ``aiobotocore.client`` is
+imported (at once if it already is), so a sync-only application never imports it.
+
 botocore's own retries happen inside ``_make_api_call``: one span per operation call.
 ``botocore`` is imported only when instrumenting, so this module imports without it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +29,10 @@ from opentelemetry import trace
 
 from .._config import InstrumentationConfig
 from .._metrics import GenAIMetrics
-from .._patching import Patch, ProviderInstrumentor
-from .._wrappers import sync_llm_wrapper
+from .._patching import Patch, ProviderInstrumentor, apply
+from .._wrappers import async_llm_wrapper, sync_llm_wrapper
+
+_AIO_MODULE = "aiobotocore.client"
 
 
 class BedrockInstrumentor(ProviderInstrumentor):
@@ -40,6 +47,8 @@ class BedrockInstrumentor(ProviderInstrumentor):
     """The module whose first import switches this instrumentor on when configure() defers it."""
 
     _instruments = ("botocore >= 1.34",)
+    _aio_patch: Patch | None = None
+    """aiobotocore's patch while it waits for ``aiobotocore.client`` to be imported."""
 
     def _patches(
         self,
@@ -48,17 +57,42 @@ class BedrockInstrumentor(ProviderInstrumentor):
         metrics: GenAIMetrics,
         options: Mapping[str, Any],
     ) -> list[Patch]:
-        from . import _runtime
+        from . import _aio, _runtime
 
+        extract = _runtime.request_extractor(config)
+        shared: dict[str, Any] = {"config": config, "metrics": metrics}
         wrapper = sync_llm_wrapper(
-            tracer,
-            _runtime.request_extractor(config),
-            _runtime.handle_response,
-            site="bedrock._make_api_call",
-            config=config,
-            metrics=metrics,
+            tracer, extract, _runtime.handle_response, site="bedrock._make_api_call", **shared
         )
-        return [("botocore.client", "BaseClient._make_api_call", wrapper)]
+        aio_wrapper = _aio.reading_wrapper(
+            async_llm_wrapper(
+                tracer, extract, _aio.handle_response, site="bedrock.aio._make_api_call", **shared
+            )
+        )
+        aio_patch: Patch = (_AIO_MODULE, "AioBaseClient._make_api_call", aio_wrapper)
+        patches = [("botocore.client", "BaseClient._make_api_call", wrapper)]
+        if _AIO_MODULE in sys.modules:
+            patches.append(aio_patch)
+        else:
+            self._aio_patch = aio_patch
+        return patches
+
+    def _instrument(self, **kwargs: Any) -> None:
+        super()._instrument(**kwargs)
+        if self._aio_patch is not None:
+            import wrapt
+
+            wrapt.register_post_import_hook(self._on_aio_import, _AIO_MODULE)
+
+    def _on_aio_import(self, module: Any) -> None:
+        """Wrap aiobotocore once it is imported, unless uninstrumented since."""
+        patch, self._aio_patch = self._aio_patch, None
+        if patch is not None:
+            self._patched.extend(apply([patch]))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self._aio_patch = None  # an import after this point patches nothing
+        super()._uninstrument(**kwargs)
 
 
 __all__ = ["BedrockInstrumentor"]

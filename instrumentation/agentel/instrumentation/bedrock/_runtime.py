@@ -29,7 +29,7 @@ from .. import _parts as P
 from .._call import ProviderCall
 from .._common import as_token_count, log_once, server_attributes
 from .._config import InstrumentationConfig
-from .._streams import StreamProxy
+from .._streams import AsyncStreamProxy, StreamProxy
 from .._wrappers import LLMRequest
 from ..anthropic import _messages as anthropic_messages
 from ..openai._chat import integer, number, tool_call_event
@@ -570,22 +570,31 @@ class InvokeStreamObserver:
 # --- dispatch --------------------------------------------------------------------------------
 
 
-def handle_response(call: ProviderCall, result: Any) -> Any:
-    """Record a bedrock-runtime response; streams are proxied (the dict is returned as is)."""
+def handle_response(
+    call: ProviderCall,
+    result: Any,
+    stream_proxy: type[StreamProxy] | type[AsyncStreamProxy] = StreamProxy,
+    read_body: Callable[[Any], Any] = _rewrap_body,
+) -> Any:
+    """Record a bedrock-runtime response; streams are proxied (the dict is returned as is).
+
+    ``stream_proxy`` and ``read_body`` (the InvokeModel body as JSON, left readable for the
+    application) are botocore's by default; aiobotocore passes its own.
+    """
     if not isinstance(result, dict):
         return None
     operation = call._request_attributes.get(A.GEN_AI_REQUEST_STREAM)
     model = call.request_model
     try:
         if "stream" in result and operation:  # ConverseStream
-            result["stream"] = StreamProxy(
+            result["stream"] = stream_proxy(
                 result["stream"], call, ConverseStreamObserver(call.capture_content)
             )
             return result
         body = result.get("body")
         if operation and body is not None and not hasattr(body, "read"):
             observer = InvokeStreamObserver(call.capture_content, family(model))
-            result["body"] = StreamProxy(body, call, observer)
+            result["body"] = stream_proxy(body, call, observer)
             return result
     except Exception:
         log_once(f"{_SITE}.stream", "could not observe a stream; its span ends now")
@@ -595,7 +604,7 @@ def handle_response(call: ProviderCall, result: Any) -> Any:
             record_converse(call, result)
         elif hasattr(result.get("body"), "read"):
             call.set_response(id=_request_id(result))
-            record_invoke(call, family(model), _rewrap_body(result), _headers(result))
+            record_invoke(call, family(model), read_body(result), _headers(result))
     except Exception:
         log_once(f"{_SITE}.response", "could not read the response")
     return None
