@@ -78,3 +78,57 @@ def test_every_span_the_batch_queue_drops_is_counted_recorded_and_shown(tmp_path
     )  # fmt: skip
     assert stats.returncode == 0, stats.stderr
     assert f"{report['failed']} span(s) dropped in process {drops[0]['pid']}" in stats.stdout
+
+
+ZERO_CODE_AGENT = """
+import threading
+from opentelemetry import trace
+
+tracer = trace.get_tracer("flat-out")
+
+def work(number):
+    for run in range(1_250):
+        with tracer.start_as_current_span(
+            "invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent",
+                                        "gen_ai.agent.name": f"t{number}"}):
+            with tracer.start_as_current_span("step"):
+                pass
+
+threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
+
+
+def test_drops_are_counted_under_opentelemetry_instrument_too(tmp_path):
+    """Zero-code set-up (``OTEL_TRACES_EXPORTER=agentel_sqlite``) gets the counting batch
+    processor: every span ended is stored or recorded as dropped on the store."""
+    url = f"sqlite:///{tmp_path / 'zero.db'}"
+    script = tmp_path / "agent.py"
+    script.write_text(ZERO_CODE_AGENT)
+    instrument = os.path.join(os.path.dirname(sys.executable), "opentelemetry-instrument")
+    env = {
+        **os.environ,
+        "OTEL_TRACES_EXPORTER": "agentel_sqlite",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_SERVICE_NAME": "zero-flat-out",
+        "OTEL_BSP_MAX_QUEUE_SIZE": "1000",
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai",
+        "AGENTEL_STORE": url,
+    }
+    out = subprocess.run(
+        [instrument, sys.executable, str(script)],
+        env=env, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("agentel: dropped") == 1, out.stderr
+    with sqlite3.connect(tmp_path / "zero.db") as db:
+        (ended,) = db.execute("SELECT count(*) FROM spans WHERE end_ns IS NOT NULL").fetchone()
+    with open_store(url) as store:
+        drops = store.dropped_spans()
+    assert len(drops) == 1 and drops[0]["service_name"] == "zero-flat-out", drops
+    assert drops[0]["dropped"] > 0
+    assert ended + drops[0]["dropped"] == 10_000

@@ -160,6 +160,8 @@ class StoreSpanExporter(SpanExporter):
         if self._shutdown:
             self._drop(len(spans), "the exporter is shut down")
             return SpanExportResult.FAILURE
+        if self.service_name is None and spans:  # zero-code: the drops' service, as configure()
+            self.service_name = spans[0].resource.attributes.get("service.name")  # type: ignore[assignment]
         records = []
         for span in spans:
             try:
