@@ -440,12 +440,13 @@ def test_broken_extraction_does_not_break_the_call(
     def broken(handle: Any, completion: Any) -> None:
         raise AttributeError("usage exploded")
 
-    monkeypatch.setattr(_chat, "record_usage", broken)
+    monkeypatch.setattr(_chat, "record_usage_block", broken)
     monkeypatch.setattr(_chat, "record_tool_calls", broken)
     caplog.set_level(logging.WARNING, logger="agentel.instrumentation")
+    usage = Usage(input_tokens=1, output_tokens=1)
     server.enqueue(
-        Reply.text("fine", usage=Usage(input_tokens=1, output_tokens=1)),
-        Reply.text("again", usage=Usage(input_tokens=1, output_tokens=1)),
+        Reply.tool_calls(ToolCall("get_weather", {"city": "Paris"}), text="fine", usage=usage),
+        Reply.tool_calls(ToolCall("get_time", {"tz": "CET"}), text="again", usage=usage),
     )
     c = client(server)
     first = c.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -473,7 +474,7 @@ def test_broken_request_extraction_passes_call_through(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("request reader exploded")
 
-    monkeypatch.setattr(_chat, "chat_request", broken)
+    monkeypatch.setattr(_chat, "server_attributes", broken)  # read by chat_request
     server.enqueue(Reply.text("still works"))
     result = client(server).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert result.choices[0].message.content == "still works"

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from time import perf_counter
 from typing import Any
 
 from opentelemetry.trace import Span
 
 from agentel.semconv import attributes as A
+from agentel.semconv.pricing import default_pricebook
 
-from ._common import Usage, error_type, log_once, set_attribute, to_attribute_value
+from ._common import Usage, error_type, log_once, record_error, set_attribute, to_attribute_value
 from ._config import InstrumentationConfig
+from ._content import record_content
 from ._handles import LLMHandle
 from ._metrics import METRIC_ATTRIBUTE_KEYS, GenAIMetrics
 
@@ -72,6 +74,56 @@ class ProviderCall(LLMHandle):
     def _set_clean(self, values: dict[str, Any]) -> None:
         self._pending.update(values)
 
+    def set_usage(
+        self,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+        model: str | None = None,
+    ) -> None:
+        """As :meth:`LLMHandle.set_usage`, the counts going straight to the end's attributes."""
+        if self._ended:
+            return
+        try:
+            self.usage.merge(
+                input_tokens,
+                output_tokens,
+                cache_read_tokens,
+                cache_write_tokens,
+                reasoning_tokens,
+                self._pending,
+            )
+        except Exception:
+            log_once("LLMHandle.set_usage", "could not record usage")
+        if model:
+            self.set_response(model=model)
+
+    def set_response(
+        self,
+        *,
+        model: str | None = None,
+        id: str | None = None,
+        finish_reasons: Iterable[str | None] | None = None,
+    ) -> None:
+        """As :meth:`LLMHandle.set_response`, held for the end's one ``set_attributes``.
+
+        The finish reasons are held as a list: the SDK stores every sequence as a tuple, and
+        checks a list against ``Sequence`` in one step where a tuple takes three calls.
+        """
+        if self._ended:
+            return
+        pending = self._pending
+        if model:
+            self.response_model = pending[A.GEN_AI_RESPONSE_MODEL] = str(model)
+        if id:
+            pending[A.GEN_AI_RESPONSE_ID] = str(id)
+        if finish_reasons is not None:
+            pending[A.GEN_AI_RESPONSE_FINISH_REASONS] = [
+                str(r) for r in finish_reasons if r is not None
+            ]
+
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute at the end of the call (``None`` is skipped)."""
         if self._ended:
@@ -115,24 +167,72 @@ class ProviderCall(LLMHandle):
         return None if first is None else first - self._started
 
     def _before_end(self) -> None:
+        """Cost, stream rate and end state joined to the held attributes, set in one call."""
+        pending = self._pending
         try:
-            super()._before_end()
+            usage = self.usage
+            if not usage.is_empty() and self._span.is_recording():
+                self._price(usage, pending)
             first = self._first_chunk
-            output = self.usage.output_tokens
+            output = usage.output_tokens
             if first is not None and output and self._last_chunk > first:
-                rate = output / (self._last_chunk - first)
-                self._pending[A.AGENTEL_OUTPUT_TOKENS_PER_SECOND] = rate
+                pending[A.AGENTEL_OUTPUT_TOKENS_PER_SECOND] = output / (self._last_chunk - first)
             if self.stream_end is not None:
-                self._pending[A.AGENTEL_STREAM_END] = self.stream_end
+                pending[A.AGENTEL_STREAM_END] = self.stream_end
         finally:
-            if self._pending:
-                self._span.set_attributes(self._pending)
+            if pending:
+                self._span.set_attributes(pending)
                 self._pending = {}
 
+    def _price(self, usage: Usage, pending: dict[str, Any]) -> None:
+        """Cost of the call at the served model's price, else the requested model's."""
+        try:
+            book = default_pricebook()
+            served, requested, provider = self.response_model, self.request_model, self.provider
+            cost = None
+            if served:
+                cost = book.cost_attributes(
+                    served,
+                    provider,
+                    input_tokens=usage.input_tokens,  # type: ignore[arg-type]  # None reads 0
+                    output_tokens=usage.output_tokens,  # type: ignore[arg-type]
+                    cache_read_tokens=usage.cache_read_tokens,  # type: ignore[arg-type]
+                    cache_write_tokens=usage.cache_write_tokens,  # type: ignore[arg-type]
+                    reasoning_tokens=usage.reasoning_tokens,  # type: ignore[arg-type]
+                )
+            if not cost and requested and requested != served:
+                cost = book.cost_attributes(
+                    requested,
+                    provider,
+                    input_tokens=usage.input_tokens,  # type: ignore[arg-type]
+                    output_tokens=usage.output_tokens,  # type: ignore[arg-type]
+                    cache_read_tokens=usage.cache_read_tokens,  # type: ignore[arg-type]
+                    cache_write_tokens=usage.cache_write_tokens,  # type: ignore[arg-type]
+                    reasoning_tokens=usage.reasoning_tokens,  # type: ignore[arg-type]
+                )
+        except Exception:
+            log_once("cost_attributes", "could not price an LLM call")
+            return
+        if cost:
+            self.cost_usd = cost[A.GEN_AI_USAGE_COST]
+            pending.update(cost)
+
     def end(self, exc: BaseException | None = None) -> None:
+        """End the span (as :meth:`SpanHandle.end`), then record the call's metrics."""
         if self._ended:
             return
-        super().end(exc)
+        span = self._span
+        if exc is not None:
+            record_error(span, exc)
+        try:
+            self._before_end()
+        except Exception:
+            log_once("ProviderCall.before_end", "could not finish span attributes")
+        if self._content and self._content_config is not None:
+            record_content(span, self._content_config, self._content)
+            self._content = None
+        self._ended = True
+        span.end()
         metrics = self._metrics
         if metrics is None or not metrics.enabled:
             return

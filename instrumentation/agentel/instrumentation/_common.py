@@ -267,15 +267,34 @@ class Usage:
         cache_read_tokens: Any = None,
         cache_write_tokens: Any = None,
         reasoning_tokens: Any = None,
-    ) -> dict[str, int]:
+        out: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Overwrite the counts given (anything but a count >= 0 leaves a count unchanged).
 
-        Returns the span attributes of the counts it set (once per LLM call, so written out).
+        Returns the span attributes of the counts it set, added to ``out`` when given. Once
+        per LLM call, so written out, with the usual plain ``int`` read without a call.
         """
-        out: dict[str, int] = {}
-        if input_tokens is not None and (count := as_token_count(input_tokens)) is not None:
+        if out is None:
+            out = {}
+        if (
+            input_tokens is not None
+            and (
+                count := input_tokens
+                if type(input_tokens) is int and input_tokens >= 0
+                else as_token_count(input_tokens)
+            )
+            is not None
+        ):
             self.input_tokens = out[A.GEN_AI_USAGE_INPUT_TOKENS] = count
-        if output_tokens is not None and (count := as_token_count(output_tokens)) is not None:
+        if (
+            output_tokens is not None
+            and (
+                count := output_tokens
+                if type(output_tokens) is int and output_tokens >= 0
+                else as_token_count(output_tokens)
+            )
+            is not None
+        ):
             self.output_tokens = out[A.GEN_AI_USAGE_OUTPUT_TOKENS] = count
         if (
             cache_read_tokens is not None

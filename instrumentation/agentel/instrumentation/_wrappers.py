@@ -68,13 +68,24 @@ def start_llm_span(
     request: LLMRequest,
     config: InstrumentationConfig | None = None,
     metrics: GenAIMetrics | None = None,
+    parent: context.Context | None = None,
 ) -> tuple[ProviderCall, context.Context]:
-    """Start a CLIENT span for ``request``; returns its call and a context making it current."""
+    """Start a CLIENT span for ``request``; returns its call and a context making it current.
+
+    ``parent`` is the current context when the caller already holds it: handing it to the
+    SDK spares it looking the context up again (three times) for the parent and sampler.
+    """
     attributes = request.attributes if request.clean else clean_attributes(request.attributes)
-    span = tracer.start_span(request.span_name, kind=SpanKind.CLIENT, attributes=attributes)
+    model = request.model
+    span = tracer.start_span(
+        f"{request.operation} {model}" if model else request.operation,
+        context=parent,
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+    )
     call = ProviderCall(
         span,
-        model=request.model,
+        model=model,
         provider=request.provider,
         config=config or _DEFAULT_CONFIG,
         metrics=metrics,
@@ -83,7 +94,7 @@ def start_llm_span(
     if request.content:
         for key, value in request.content.items():
             call.add_content(key, value)
-    return call, trace.set_span_in_context(span)
+    return call, trace.set_span_in_context(span, parent)
 
 
 def _extract(
@@ -102,7 +113,7 @@ def _extract(
 
 def _finish(handle: ProviderCall, result: Any, handle_response: ResponseHandler, site: str) -> Any:
     replacement = None
-    if handle.is_recording():
+    if handle._span.is_recording():  # not ended yet: the handle's own check would repeat
         try:
             replacement = handle_response(handle, result)
         except Exception:
@@ -128,11 +139,15 @@ def sync_llm_wrapper(
     def wrapper(wrapped: Wrapped, instance: Any, args: tuple, kwargs: dict) -> Any:
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
-        request = _extract(extract_request, instance, args, kwargs, site)
+        try:
+            request = extract_request(instance, args, kwargs)
+        except Exception:
+            log_once(f"{site}.request", "read the request; the call is not traced")
+            request = None
         if request is None:
             return wrapped(*args, **kwargs)
         try:
-            handle, ctx = start_llm_span(tracer, request, config, metrics)
+            handle, ctx = start_llm_span(tracer, request, config, metrics, context.get_current())
         except Exception:
             log_once(f"{site}.start", "could not start a span; the call is not traced")
             return wrapped(*args, **kwargs)
@@ -165,11 +180,15 @@ def async_llm_wrapper(
     async def wrapper(wrapped: Wrapped, instance: Any, args: tuple, kwargs: dict) -> Any:
         if not is_instrumentation_enabled():
             return await wrapped(*args, **kwargs)
-        request = _extract(extract_request, instance, args, kwargs, site)
+        try:
+            request = extract_request(instance, args, kwargs)
+        except Exception:
+            log_once(f"{site}.request", "read the request; the call is not traced")
+            request = None
         if request is None:
             return await wrapped(*args, **kwargs)
         try:
-            handle, ctx = start_llm_span(tracer, request, config, metrics)
+            handle, ctx = start_llm_span(tracer, request, config, metrics, context.get_current())
         except Exception:
             log_once(f"{site}.start", "could not start a span; the call is not traced")
             return await wrapped(*args, **kwargs)

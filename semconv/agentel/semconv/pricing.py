@@ -460,6 +460,8 @@ class PriceBook:
             models = _unwrap(where, overrides)
             self._overrides = _entries(where, models, source="override", origin=override_origin)
         self._cache: dict[tuple[str, str | None], tuple[ModelPrice, str] | None] = {}
+        # (model, provider) -> (rates, source, price version): one dict read per priced call
+        self._priced: dict[tuple[str, str | None], tuple[Any, str, str] | None] = {}
         self._cache_lock = threading.Lock()
 
     @classmethod
@@ -568,15 +570,32 @@ class PriceBook:
     ) -> dict[str, float | str] | None:
         """``cost_attributes(self.cost(...))`` without building the :class:`Cost` (the
         instrumentation's once-per-call path); None when the model is unknown."""
-        found = self._resolve(model, provider) if model else None
-        if found is None:
+        try:
+            priced = self._priced[(model, provider)]  # type: ignore[index]
+        except KeyError:
+            priced = self._price_of(model, provider)
+        if priced is None:
             return None
-        price = found[0]
+        rates, source, version = priced
         usd = _usd(
-            price.rates, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+            rates, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
             reasoning_tokens,
         )  # fmt: skip
-        return _attributes(*usd, price.source, self._price_version(price))
+        return _attributes(*usd, source, version)
+
+    def _price_of(self, model: str | None, provider: str | None) -> tuple[Any, str, str] | None:
+        """What pricing ``model`` needs, resolved once and kept (bounded like ``_resolve``)."""
+        found = self._resolve(model, provider) if model else None
+        priced = None
+        if found is not None:
+            price = found[0]
+            priced = (price.rates, price.source, self._price_version(price))
+        if isinstance(model, str):
+            with self._cache_lock:
+                if len(self._priced) >= _CACHE_SIZE:
+                    self._priced.pop(next(iter(self._priced)))  # oldest first
+                self._priced[(model, provider)] = priced
+        return priced
 
     def _price_version(self, price: ModelPrice) -> str:
         return f"override:{price.origin}" if price.source == "override" else self._version

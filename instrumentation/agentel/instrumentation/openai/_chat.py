@@ -7,6 +7,7 @@ response shape degrades to missing attributes, never to a broken call.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from agentel.semconv import attributes as A
@@ -162,7 +163,9 @@ def chat_request(
     stream_usage: bool = False,
 ) -> LLMRequest | None:
     """Span name and start attributes for a ``chat.completions.create`` / ``parse`` call."""
-    model = model_of(kwargs)
+    model = kwargs.get("model")  # as model_of(), inline: once per call
+    if not isinstance(model, str) or not model:
+        model = None
     stream = kwargs.get("stream") is True
     attrs: dict[str, Any] = {
         A.GEN_AI_OPERATION_NAME: Operation.CHAT,
@@ -181,7 +184,7 @@ def chat_request(
             attrs[A.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
     if stream:
         attrs[A.GEN_AI_REQUEST_STREAM] = True
-    attrs.update(server_attributes(base_url(instance)))
+    attrs.update(server_attributes(getattr(getattr(instance, "_client", None), "base_url", None)))
     # every value above is attribute-safe and not None: no second cleaning pass
     request = LLMRequest(Operation.CHAT, Provider.OPENAI, model, attrs, clean=True)
     if stream and stream_usage and not isinstance(kwargs.get("stream_options"), Mapping):
@@ -197,10 +200,8 @@ def chat_request(
 def request_extractor(
     config: InstrumentationConfig, *, stream_usage: bool = False
 ) -> Callable[[Any, tuple, Mapping[str, Any]], LLMRequest | None]:
-    def extract(instance: Any, args: tuple, kwargs: Mapping[str, Any]) -> LLMRequest | None:
-        return chat_request(config, instance, args, kwargs, stream_usage=stream_usage)
-
-    return extract
+    # a partial, not a closure: calling it adds no Python frame to every call
+    return partial(chat_request, config, stream_usage=stream_usage)
 
 
 # --- response ------------------------------------------------------------------------------------
@@ -254,10 +255,6 @@ def record_usage_block(handle: ProviderCall, usage: Any) -> None:
         cache_write_tokens=getattr(prompt_details, "cache_write_tokens", None),
         reasoning_tokens=getattr(completion_details, "reasoning_tokens", None),
     )
-
-
-def record_usage(handle: ProviderCall, completion: Any) -> None:
-    record_usage_block(handle, getattr(completion, "usage", None))
 
 
 def tool_call_event(handle: Any, name: Any, call_id: Any, kind: Any, args: Any = None) -> None:
@@ -322,34 +319,59 @@ def _output_messages(completion: Any) -> list[dict[str, Any]]:
 
 def handle_response(handle: ProviderCall, result: Any) -> Any:
     """Record a chat completion on ``handle``'s span, or wrap a stream to observe it."""
-    stream = proxy_stream(handle, result, ChatStreamObserver)
-    if stream is not None:
-        return stream
-    try:
-        completion = _completion(result)
-    except Exception:
-        log_once(f"{_SITE}.completion", "could not unwrap the chat completion")
-        return None
-    if completion is None:
-        return None
-    # each step on its own, so one that fails still lets the others record (plain try/except:
-    # this is the per-call hot path)
-    try:
-        record_metadata(handle, completion)
-    except Exception:
-        log_once(f"{_SITE}.metadata", "could not read the response metadata")
-    try:
-        record_usage(handle, completion)
-    except Exception:
-        log_once(f"{_SITE}.usage", "could not read the token usage")
-    try:
-        record_tool_calls(handle, completion)
-    except Exception:
-        log_once(f"{_SITE}.tool_calls", "could not read the requested tool calls")
-    if handle.capture_content:
+    proxy = proxy_class(result)
+    if proxy is not None:
+        return proxy(result, handle, ChatStreamObserver(handle.config.capture_content))
+    if hasattr(result, "choices"):
+        completion = result
+    else:
+        try:
+            completion = _completion(result)
+        except Exception:
+            log_once(f"{_SITE}.completion", "could not unwrap the chat completion")
+            return None
+        if completion is None:
+            return None
+    record_completion(handle, completion)
+    if handle.config.capture_content:
         with guarded(f"{_SITE}.content", "read the output messages"):
             handle.add_content(A.GEN_AI_OUTPUT_MESSAGES, _output_messages(completion))
     return None
+
+
+def record_completion(handle: ProviderCall, completion: Any) -> None:
+    """Metadata, usage and requested tool calls of a ``ChatCompletion``, read in one pass.
+
+    Each part on its own (one that fails still lets the others record), written out in one
+    function: this is the per-call hot path.
+    """
+    choices = getattr(completion, "choices", None) or ()
+    try:
+        handle.set_response(
+            model=getattr(completion, "model", None),
+            id=getattr(completion, "id", None),
+            finish_reasons=[getattr(choice, "finish_reason", None) for choice in choices],
+        )
+        if getattr(completion, "service_tier", None) or getattr(
+            completion, "system_fingerprint", None
+        ):
+            _record_tier(handle, completion)
+    except Exception:
+        log_once(f"{_SITE}.metadata", "could not read the response metadata")
+    try:
+        usage = getattr(completion, "usage", None)
+        if usage is not None:
+            record_usage_block(handle, usage)
+    except Exception:
+        log_once(f"{_SITE}.usage", "could not read the token usage")
+    try:
+        for choice in choices:
+            message = getattr(choice, "message", None)
+            if getattr(message, "tool_calls", None) or getattr(message, "function_call", None):
+                record_tool_calls(handle, completion)
+                break
+    except Exception:
+        log_once(f"{_SITE}.tool_calls", "could not read the requested tool calls")
 
 
 def proxy_stream(handle: ProviderCall, result: Any, observer: Callable[[bool], Any]) -> Any:
