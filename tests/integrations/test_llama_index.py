@@ -2,9 +2,9 @@
 function tool) and a retriever, recorded through LlamaIndexInstrumentor into SQLite: one run,
 exact tokens and cost, identical with the OpenAI provider instrumentor on or off.
 
-LlamaIndex needs ``openai<3``, so these tests run in their own venv (``make
-test-llama-index``, which ``.ci/run`` calls); there ``AGENTEL_REQUIRE_LLAMA_INDEX=1`` turns a
-missing LlamaIndex into a failure instead of a skip.
+LlamaIndex needs ``openai<3``, so these tests run in a venv of their own, shared with CrewAI's
+(``make test-openai2-frameworks``, which ``.ci/run`` calls); there
+``AGENTEL_REQUIRE_LLAMA_INDEX=1`` turns a missing LlamaIndex into a failure instead of a skip.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 
 if os.environ.get("AGENTEL_REQUIRE_LLAMA_INDEX") != "1":
     pytest.importorskip(
-        "llama_index.core", reason="LlamaIndex is tested in its own venv: make test-llama-index"
+        "llama_index.core",
+        reason="LlamaIndex is tested in its own venv: make test-openai2-frameworks",
     )
 
 from llama_index.core.agent.workflow import FunctionAgent
