@@ -173,3 +173,46 @@ def test_uninstrument_restores_crewai(fanout, sqlite_recording):
         assert kickoff(weather_crew(server), "kickoff") == "Rainy, 14C."
     with sqlite_recording.open() as store:
         assert store.spans() == []
+
+
+def test_example_runs_offline_and_shows_one_run(tmp_path):
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "crewai_agent.py"
+    env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "AGENTEL_STORE": "sqlite:///example.db",
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(key, None)
+
+    def run(*args: str) -> str:
+        out = subprocess.run(
+            args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    assert run(sys.executable, str(example), "Weather in Paris?").strip() == (
+        "In Paris it is 14C, light rain."
+    )
+    cli = [sys.executable, "-m", "agentel.cli.main"]
+    (only,) = json.loads(run(*cli, "runs", "--format", "json"))
+    assert (only["agent_name"], only["llm_calls"], only["tool_calls"]) == ("weather-desk", 2, 1)
+    lines = run(*cli, "show", only["run_id"][:8]).rstrip("\n").splitlines()[1:]
+    skeleton = [re.sub(r"  \d[\dµm.]*s\b.*$", "", line) for line in lines]
+    assert skeleton == [
+        "└── invoke_workflow weather-desk",
+        "    └── step forecast",
+        "        └── invoke_agent Forecaster",
+        "            ├── chat gpt-4o-mini",
+        "            │   └── chat gpt-4o-mini",
+        "            ├── execute_tool get_weather",
+        "            └── chat gpt-4o-mini",
+        "                └── chat gpt-4o-mini",
+    ]
