@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from agentel.semconv import attributes as A
 from agentel.testing import ScriptedLLMServer
 
 
@@ -131,6 +132,37 @@ class Metrics:
             if metric.name == name
             for point in metric.data.data_points
         ]
+
+    def summary(self) -> dict[str, Any]:
+        """What the GenAI client metrics recorded, in a form one assertion can compare:
+        token sums by type, call counts by ``error.type`` (``None``: no error), the streams
+        timed to their first chunk, the operations, providers, models and servers named, and
+        whether cost was counted."""
+        tokens = self.points(A.METRIC_GEN_AI_CLIENT_TOKEN_USAGE)
+        durations = self.points(A.METRIC_GEN_AI_CLIENT_OPERATION_DURATION)
+        every = tokens + durations
+        by_type: dict[str, int] = {}
+        for point in tokens:
+            kind = point.attributes[A.GEN_AI_TOKEN_TYPE]
+            by_type[kind] = by_type.get(kind, 0) + point.sum
+        calls: dict[str | None, int] = {}
+        for point in durations:
+            error = point.attributes.get(A.ERROR_TYPE)
+            calls[error] = calls.get(error, 0) + point.count
+        return {
+            "tokens": by_type,
+            "calls": calls,
+            "first_chunks": sum(
+                p.count for p in self.points(A.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
+            ),
+            "operations": {p.attributes.get(A.GEN_AI_OPERATION_NAME) for p in every},
+            "providers": {p.attributes.get(A.GEN_AI_PROVIDER_NAME) for p in every},
+            "models": {p.attributes.get(A.GEN_AI_REQUEST_MODEL) for p in every},
+            "servers": {
+                (p.attributes.get(A.SERVER_ADDRESS), p.attributes.get(A.SERVER_PORT)) for p in every
+            },
+            "cost": sum(p.value for p in self.points(A.METRIC_AGENTEL_CLIENT_COST)) > 0,
+        }
 
 
 @pytest.fixture

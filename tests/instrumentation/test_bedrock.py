@@ -512,3 +512,50 @@ def test_aio_wrapped_on_first_import_and_unwrapped() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_metrics(instrument: Any, metrics: Any, srv: ScriptedLLMServer) -> None:
+    instrument(meter_provider=metrics.provider)
+    srv.enqueue(
+        Reply.text("a", usage=Usage(100, 20, cached_tokens=40)),
+        Reply.error(400, "bad request"),
+        Reply.text("b c d", usage=Usage(50, 10)),
+    )
+    c = client(srv)
+    c.converse(modelId=NOVA, messages=USER)
+    with pytest.raises(ClientError):
+        c.converse(modelId=NOVA, messages=USER)
+
+    async def use(aio: Any) -> None:  # aiobotocore records the same metrics
+        response = await aio.converse_stream(modelId=NOVA, messages=USER)
+        async for _ in response["stream"]:
+            pass
+
+    aio_run(srv, use)
+    assert metrics.summary() == {
+        "tokens": {"input": 150, "output": 30},
+        "calls": {None: 2, "botocore.errorfactory.ValidationException": 1},
+        "first_chunks": 1,
+        "operations": {"chat"},
+        "providers": {"aws.bedrock"},
+        "models": {NOVA},
+        "servers": {("127.0.0.1", srv.port)},
+        "cost": True,
+    }
+
+
+@pytest.mark.parametrize("model", [NOVA, *BODIES])
+def test_time_to_first_chunk_is_at_the_first_output_delta(
+    traced: InMemorySpanExporter, srv: ScriptedLLMServer, model: str
+) -> None:
+    """The opening events (messageStart, message_start, contentBlockStart) arrive at once; the
+    first text delta comes DELAY later: TTFT is measured there, as for the other providers."""
+    delay = 0.3
+    srv.enqueue(Reply.text("one two three", usage=Usage(40, 7), first_delta_delay=delay))
+    if model == NOVA:
+        assert list(client(srv).converse_stream(modelId=model, messages=USER)["stream"])
+    else:
+        assert invoke_stream(srv, model, is_async=False)
+    span = only(traced)
+    ttft = span.attributes[A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK]
+    assert delay <= ttft <= (span.end_time - span.start_time) / 1e9

@@ -238,3 +238,29 @@ def test_never_imports_litellm_and_patches_it_on_import() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
     )
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_metrics(instrument: Any, metrics: Any, srv: ScriptedLLMServer) -> None:
+    instrument(meter_provider=metrics.provider)
+    srv.enqueue(
+        Reply.text("a", usage=Usage(100, 20)),
+        Reply.text("b c d", usage=Usage(50, 10)),
+        Reply.error(429, "slow down", headers={"x-should-retry": "false"}),
+    )
+    litellm.completion(**openai_route(srv))
+    stream_options = {"include_usage": True}
+    list(litellm.completion(**openai_route(srv, stream=True, stream_options=stream_options)))
+    with pytest.raises(litellm.RateLimitError):
+        litellm.completion(**openai_route(srv, max_retries=0))
+    embed = {"model": "openai/text-embedding-3-small", "input": ["abcdefgh", "ij"]}
+    asyncio.run(litellm.aembedding(api_base=srv.openai_base_url, api_key="test", **embed))
+    assert metrics.summary() == {
+        "tokens": {"input": 153, "output": 30},
+        "calls": {None: 3, "litellm.exceptions.RateLimitError": 1},
+        "first_chunks": 1,
+        "operations": {"chat", "embeddings"},
+        "providers": {"openai"},
+        "models": {"gpt-4o-mini", "text-embedding-3-small"},
+        "servers": {("127.0.0.1", srv.port)},
+        "cost": True,
+    }

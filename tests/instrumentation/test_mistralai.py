@@ -200,3 +200,29 @@ def test_imports_without_the_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_metrics(instrument: Any, metrics: Any, srv: ScriptedLLMServer) -> None:
+    instrument(meter_provider=metrics.provider)
+    srv.enqueue(
+        Reply.text("a", usage=Usage(100, 20)),
+        Reply.text("b c d", usage=Usage(50, 10)),
+        Reply.error(429, "slow down"),
+    )
+    c = client(srv)
+    c.chat.complete(model=MODEL, messages=MESSAGES)
+    list(c.chat.stream(model=MODEL, messages=MESSAGES))
+    with pytest.raises(Exception) as caught:  # the SDK's own error class, whichever it is
+        c.chat.complete(model=MODEL, messages=MESSAGES)
+    asyncio.run(c.embeddings.create_async(model="mistral-embed", inputs=["abcdefgh", "ij"]))
+    error = f"{type(caught.value).__module__}.{type(caught.value).__qualname__}"
+    assert metrics.summary() == {
+        "tokens": {"input": 153, "output": 30},
+        "calls": {None: 3, error: 1},
+        "first_chunks": 1,
+        "operations": {"chat", "embeddings"},
+        "providers": {"mistral_ai"},
+        "models": {MODEL, "mistral-embed"},
+        "servers": {("127.0.0.1", srv.port)},
+        "cost": True,
+    }

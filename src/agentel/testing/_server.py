@@ -56,7 +56,8 @@ _OUTPUT_EVENTS = frozenset(
 
 def _carries_output(event: Any) -> bool:
     """Whether a streamed event carries output: a text, tool-call arguments or refusal delta
-    (Chat Completions, Responses and Anthropic Messages events)."""
+    (Chat Completions, Responses, Anthropic Messages and Bedrock events; an InvokeModel
+    stream's ``chunk`` is judged by the model body inside it)."""
     if not isinstance(event, tuple) or len(event) != 2:
         return False
     name, data = event
@@ -64,6 +65,16 @@ def _carries_output(event: Any) -> bool:
         return True
     if not isinstance(data, dict):
         return False
+    if name == "chunk" and isinstance(data.get("bytes"), str):
+        body = json.loads(base64.b64decode(data["bytes"]))
+        if "type" in body:
+            return _carries_output((body["type"], body))
+        if "contentBlockDelta" in body:
+            return _carries_output(("contentBlockDelta", body["contentBlockDelta"]))
+        outputs = body.get("outputs") or [body]
+        return any(o.get("generation") or o.get("text") for o in outputs if isinstance(o, dict))
+    if name == "contentBlockDelta":
+        return any(k in (data.get("delta") or {}) for k in ("text", "toolUse"))
     if name == "content_block_delta":
         return (data.get("delta") or {}).get("type") in ("text_delta", "input_json_delta")
     return any(

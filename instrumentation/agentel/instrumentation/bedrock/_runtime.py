@@ -319,10 +319,11 @@ def record_converse(call: ProviderCall, result: Mapping[str, Any]) -> None:
 class ConverseStreamObserver:
     """Running state of a ConverseStream (constant size unless capturing content)."""
 
-    __slots__ = ("blocks", "calls", "capture", "reason", "usage")
+    __slots__ = ("blocks", "calls", "capture", "output", "reason", "usage")
 
     def __init__(self, capture: bool) -> None:
         self.capture = capture
+        self.output = False  # a text or tool-input delta has arrived: time to first chunk
         self.reason: Any = None
         self.usage: Any = None
         self.calls: dict[int, list[Any]] = {}  # block index -> [id, name, input pieces]
@@ -330,11 +331,13 @@ class ConverseStreamObserver:
 
     def on_chunk(self, event: Any) -> None:
         if "contentBlockDelta" in event:
+            delta_event = event["contentBlockDelta"]
+            delta = delta_event.get("delta") or {}
+            if not self.output and ("text" in delta or "toolUse" in delta):
+                self.output = True
             if not self.capture and not self.calls:
                 return
-            delta_event = event["contentBlockDelta"]
             index = delta_event.get("contentBlockIndex", 0)
-            delta = delta_event.get("delta") or {}
             entry = self.calls.get(index)
             if entry is not None and "toolUse" in delta:
                 if self.capture:
@@ -458,11 +461,14 @@ def _rewrap_body(result: Any) -> Any:
 class InvokeStreamObserver:
     """Running state of InvokeModelWithResponseStream: one JSON body per chunk, by family."""
 
-    __slots__ = ("calls", "capture", "family", "id", "metrics", "model", "reason", "texts", "usage")
+    __slots__ = (
+        "calls", "capture", "family", "id", "metrics", "model", "output", "reason", "texts", "usage"
+    )  # fmt: skip
 
     def __init__(self, capture: bool, kind: str | None) -> None:
         self.capture = capture
         self.family = kind
+        self.output = False  # a text or tool-input delta has arrived: time to first chunk
         self.id: Any = None
         self.model: Any = None
         self.reason: Any = None
@@ -501,8 +507,11 @@ class InvokeStreamObserver:
             block = body.get("content_block") or {}
             if block.get("type") == "tool_use":
                 self.calls[body.get("index", 0)] = [block.get("id"), block.get("name"), []]
-        elif kind == "content_block_delta" and self.capture:
+        elif kind == "content_block_delta":
             delta = body.get("delta") or {}
+            self.output = self.output or delta.get("type") in ("text_delta", "input_json_delta")
+            if not self.capture:
+                return
             if delta.get("type") == "text_delta":
                 self.texts.append(delta.get("text") or "")
             elif delta.get("type") == "input_json_delta" and body.get("index") in self.calls:
@@ -511,6 +520,7 @@ class InvokeStreamObserver:
     def _nova(self, body: Mapping[str, Any]) -> None:
         if "contentBlockDelta" in body:
             delta = body["contentBlockDelta"].get("delta") or {}
+            self.output = self.output or "text" in delta or "toolUse" in delta
             index = body["contentBlockDelta"].get("contentBlockIndex", 0)
             if self.capture and "text" in delta:
                 self.texts.append(delta["text"])
@@ -532,6 +542,7 @@ class InvokeStreamObserver:
             if P.get(output, "stop_reason"):
                 self.reason = P.get(output, "stop_reason")
             text = P.get(output, "generation", P.get(output, "text"))
+            self.output = self.output or bool(text)
             if self.capture and isinstance(text, str):
                 self.texts.append(text)
         if isinstance(body.get("prompt_token_count"), int):
