@@ -4,14 +4,16 @@ memory://, sqlite:/// and mongodb://, with identical answers from all three."""
 from __future__ import annotations
 
 import random
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from agentel.store import QueryError, open_store
+from agentel.store import NotFoundError, QueryError, open_store
 from agentel.store.memory import MemoryStore
 from agentel.store.query import REPLAY_TYPES, nearest_rank, parse_duration_ms, parse_time
+from agentel.store.records import SPAN_FIELDS
 from agentel.store.where import WhereError
 from tests.store.query_data import DAY, HOUR, MS, RUN, dataset
 
@@ -157,6 +159,54 @@ def test_spans_filters(loaded):
     assert len(loaded.spans(limit=3)) == 3 and len(loaded.spans()) == 13
     spans = loaded.spans()
     assert spans == sorted(spans, key=lambda s: (s["start_time"], s["span_id"]))
+
+
+WATERFALL = ["span_id", "parent_span_id", "name", "category", "status", "start_time",
+             "duration_ms", "input_tokens", "output_tokens", "cost_usd"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [WATERFALL, list(SPAN_FIELDS), ["events", "cost_breakdown", "counted", "end_time"], ["name"]],
+)
+def test_spans_with_fields_are_the_whole_spans_cut_down(loaded, wanted):
+    for filters in ({}, {"run_id": RUN["a"]}, {"category": "llm", "limit": 3}, {"until": "7d"}):
+        whole = loaded.spans(**filters)
+        cut = loaded.spans(**filters, fields=wanted)
+        assert cut == [{name: span[name] for name in wanted} for span in whole]
+        assert all(list(span) == wanted for span in cut)  # the order asked for
+    (running,) = loaded.spans(run_id=RUN["d"], fields=["end_time", "duration_ms"], limit=1)
+    assert running == {"end_time": None, "duration_ms": None}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (["name", "attrs"], "unknown span field(s) 'attrs'"),
+        ("name", "must be a list of span field names"),
+        ([3], "must be a list of span field names"),
+        ([], "at least one"),
+    ],
+)
+def test_bad_fields_are_refused(loaded, fields, message):
+    with pytest.raises(QueryError, match=re.escape(message)):
+        loaded.spans(fields=fields)
+
+
+def test_one_span_by_its_ids_is_the_whole_span(loaded):
+    for listed in loaded.spans():
+        assert loaded.span(listed["trace_id"], listed["span_id"]) == listed
+    tool = loaded.span("a" * 32, "a2" * 8)
+    assert tool["attributes"]["gen_ai.tool.call.arguments"] == '{"city": "Paris"}'
+    failed = loaded.span("b" * 32, "b2" * 8)
+    assert failed["events"][0]["attributes"]["exception.type"] == "AssertionError"
+    for trace_id, span_id in (("b" * 32, "a2" * 8), ("a" * 32, "a2" * 7), ("a" * 31, "a2" * 8)):
+        with pytest.raises(NotFoundError):  # ids of another trace, prefixes: not found
+            loaded.span(trace_id, span_id)
+    with pytest.raises(NotFoundError):
+        loaded.span("a' OR '1'='1", "x")
+    with pytest.raises(QueryError):
+        loaded.span({"$ne": None}, "a2" * 8)
 
 
 def test_trace_returns_the_tree(loaded):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import datetime, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentel.semconv import attributes as A
 from agentel.semconv.normalize import normalize
-from agentel.store.records import SpanRecord, build_span_record
+from agentel.store.records import SpanRecord, build_span_record, iso_time
 from agentel.store.sqlite import _span_row
 
 ATTRIBUTES = {
@@ -66,3 +70,25 @@ def test_build_span_record_sets_every_field_by_name():
     assert _span_row(record)[[f.name for f in fields(SpanRecord)].index("model")] == (
         "gpt-4o-2024-08-06"
     )
+
+
+def _reference_iso(ns: int) -> str:
+    """What iso_time gave before it cached the date and time of day per second."""
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+EDGES = [0, 1, 499, 500, 501, 999, 1000, 1500, 2500, 10**9 - 500, 10**9 - 499, 10**9]
+EDGES.append(253_402_300_799 * 10**9)  # the last second datetime can show
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.sampled_from(EDGES),
+        st.integers(0, 253_402_300_799 * 10**9),
+        st.integers(1_700_000_000 * 10**9, 1_900_000_000 * 10**9),
+        st.integers(1_764_000_000_000_000, 1_764_000_100_000_000).map(lambda us: us * 1000 + 500),
+    )
+)
+def test_iso_time_is_the_datetime_spelling(ns):
+    assert iso_time(ns) == _reference_iso(ns)

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from agentel.store import open_store
 from agentel.ui import UIConfig, create_app
-from agentel.ui.app import CSP
+from agentel.ui.app import CSP, WATERFALL_FIELDS
 
 
 @pytest.fixture
@@ -85,6 +85,37 @@ def test_run_tree_is_what_show_json_gives_and_ids_are_url_encoded(client, store)
     assert root["category"] == "agent"
     assert sorted(c["category"] for c in root["children"]) == ["llm", "llm", "tool"]
     assert get(client, f"/api/runs/{run['run_id'][:8]}")["run_id"] == run["run_id"]
+
+
+def test_waterfall_is_the_run_with_light_spans_and_a_span_is_looked_up_whole(client, store):
+    run = weather_runs(store)[0]
+    spans = store.spans(run_id=run["run_id"])
+    body = get(client, f"/api/runs/{run['run_id'][:12]}/waterfall")
+    assert body == {**run, "spans": store.spans(run_id=run["run_id"], fields=WATERFALL_FIELDS)}
+    assert [s["span_id"] for s in body["spans"]] == [s["span_id"] for s in spans]
+    assert set(body["spans"][0]) == set(WATERFALL_FIELDS)  # no attributes, events or content
+    for span in spans:
+        assert get(client, f"/api/spans/{span['trace_id']}/{span['span_id']}") == span
+    llm = next(s for s in spans if s["category"] == "llm")
+    whole = get(client, f"/api/spans/{llm['trace_id']}/{llm['span_id']}")
+    assert "gen_ai.input.messages" in whole["attributes"]
+    get(client, f"/api/spans/{llm['trace_id']}/{llm['span_id']}", 400, extra="1")
+    get(client, f"/api/runs/{run['run_id']}/waterfall", 400, limit="1")
+    get(client, f"/api/runs/{'0' * 16}/waterfall", 404)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/spans/{'0' * 32}/{'0' * 16}",
+        "/api/spans/%3Cscript%3E/x",
+        "/api/spans/..%2F..%2Fetc/passwd",
+        "/api/spans/a%00/b",
+        "/api/spans/only-one-part",
+    ],
+)
+def test_unknown_or_malformed_span_ids_are_404(client, path):
+    assert get(client, path, 404)["error"]
 
 
 @pytest.mark.parametrize(

@@ -54,11 +54,13 @@ def browser():
 
 
 @pytest.fixture
-def ui(agent_store, tmp_path):
-    """The UI over a private copy of the scripted agents' store (feedback writes to it)."""
+def ui(agent_store, tmp_path, monkeypatch):
+    """The UI over a private copy of the scripted agents' store (feedback writes to it), opened
+    as ``sqlite:///store.db`` from its directory, as a person would (the screenshots show it)."""
     source = agent_store.removeprefix("sqlite:///")
     shutil.copy(source, tmp_path / "store.db")
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///store.db"
     with running_ui(UIConfig(store_url=url)) as base:
         yield base, url
 
@@ -177,6 +179,56 @@ def test_run_waterfall_bars_are_proportional_and_a_span_shows_its_conversation(u
         in page.locator("#span-detail").inner_text()
     )
     shot(page, "run")
+    assert page.errors == []
+
+
+def test_the_waterfall_loads_light_spans_and_a_clicked_span_is_fetched_once(ui, page):
+    base, url = ui
+    with open_store(url) as store:
+        run = store.runs(agent="weather-agent", limit=1)[0]
+        spans = store.spans(run_id=run["run_id"])
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/" in r.url else None)
+    page.goto(f"{base}/run/{run['run_id']}")
+    page.locator("#waterfall .row").first.wait_for()
+    assert page.locator("#run-id").inner_text() == run["run_id"][:12]
+    assert page.locator("#run-id").get_attribute("title") == run["run_id"]
+    waterfall = next(u for u in asked if u.endswith("/waterfall"))
+    with page.expect_response(waterfall) as answer:
+        page.reload()
+    assert '"attributes"' not in answer.value.text()  # no payload in the light tree
+    page.locator("#waterfall .row").first.wait_for()
+    tool = next(s for s in spans if s["category"] == "tool")
+    llm = next(s for s in spans if s["category"] == "llm")
+    asked.clear()
+    page.locator(f"#waterfall .row[data-span='{tool['span_id']}']").click()
+    expect(page.locator("#span-detail h2")).to_contain_text(tool["name"])
+    detail = page.locator("#span-detail").inner_text()
+    assert "gen_ai.tool.call.id" in detail and tool["attributes"]["gen_ai.tool.call.id"] in detail
+    page.locator(f"#waterfall .row[data-span='{llm['span_id']}']").click()
+    expect(page.locator("#conversation")).to_contain_text("You answer weather questions")
+    page.locator(f"#waterfall .row[data-span='{tool['span_id']}']").click()
+    expect(page.locator("#span-detail h2")).to_contain_text(tool["name"])
+    assert [u.split("/api/", 1)[1] for u in asked] == [
+        f"spans/{s['trace_id']}/{s['span_id']}" for s in (tool, llm)
+    ]  # each span fetched once, when first clicked
+    selected = page.locator("#waterfall .row.selected")
+    assert selected.count() == 1 and selected.get_attribute("data-span") == tool["span_id"]
+    assert page.errors == []
+
+
+def test_runs_show_unique_id_prefixes_and_no_paths(ui, page):
+    base, url = ui
+    page.goto(f"{base}/runs")
+    page.locator("#runs-table tbody tr").first.wait_for()
+    with open_store(url) as store:
+        ids = [r["run_id"] for r in store.runs(limit=None)]
+    shown = page.locator("#runs-table tbody td:nth-child(2) a").all_inner_texts()
+    assert len(set(shown)) == len(ids) and all(len(p) >= 12 for p in shown)
+    for run_id, prefix in zip(ids, shown, strict=True):
+        assert run_id.startswith(prefix) and len(prefix) < len(run_id)
+        assert sum(other.startswith(prefix) for other in ids) == 1
+    assert page.locator("#store").inner_text().startswith("sqlite:///store.db")
     assert page.errors == []
 
 
@@ -312,4 +364,7 @@ def test_a_10k_span_run_renders_only_the_visible_rows(browser, page, tmp_path):
         page.locator("#waterfall").evaluate("el => { el.scrollTop = el.scrollHeight; }")
         page.wait_for_selector("#waterfall .row:has-text('step-9998')")
         assert page.locator("#waterfall .row").count() < 200
+        page.locator("#waterfall .row:has-text('step-9998')").click()
+        expect(page.locator("#span-detail h2")).to_contain_text("step-9998")
+        assert "gen_ai.tool.name" in page.locator("#span-detail").inner_text()
     assert page.errors == []

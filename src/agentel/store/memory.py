@@ -175,6 +175,11 @@ class MemoryStore(Store):
         end = None if limit is None else offset + limit
         return matching[offset:end]
 
+    def _span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        with self._lock:
+            found = self._spans.get((trace_id, span_id))
+            return None if found is None else replace(found)
+
     def run(self, run_id: str) -> dict[str, Any]:
         with self._lock:
             full = self._prefix(run_id, self._runs, "run")

@@ -56,6 +56,8 @@ from agentel.store.records import (
     dump_json,
     run_key,
     shared_json,
+    span_columns,
+    span_dict_maker,
 )
 from agentel.store.rollup import MERGED_FIELDS
 from agentel.store.where import FIELDS, to_mongo
@@ -556,6 +558,25 @@ class MongoStore(Store):
         )
         for doc in cursor:
             yield _span_from_doc(doc)
+
+    def _span_fields(self, found: SpanFilter, wanted: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        columns = span_columns(wanted)
+        make = span_dict_maker(wanted, columns)
+        query: dict[str, Any] = found.equalities()
+        start = _range(found.since_ns, found.until_ns)
+        if start:
+            query["start_ns"] = start
+        cursor = (
+            self._spans.find(query, {"_id": 0, **dict.fromkeys(columns, 1)})
+            .sort([("start_ns", 1), ("span_id", 1), ("trace_id", 1)])
+            .batch_size(1000)
+        )
+        for doc in cursor:
+            yield make([doc.get(c, _SPAN_DEFAULTS.get(c)) for c in columns])
+
+    def _span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        doc = self._spans.find_one({"_id": f"{trace_id}:{span_id}"})
+        return None if doc is None else _span_from_doc(doc)
 
     def _stats(self, by: str, since_ns: int | None, until_ns: int | None) -> list[dict[str, Any]]:
         start = _range(since_ns, until_ns)

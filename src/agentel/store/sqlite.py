@@ -42,6 +42,8 @@ from agentel.store.records import (
     SpanRecord,
     dump_json,
     shared_json,
+    span_columns,
+    span_dict_maker,
 )
 from agentel.store.rollup import MERGED_FIELDS
 from agentel.store.where import FIELDS, to_sql
@@ -562,7 +564,26 @@ class SQLiteStore(Store):
         return pick_prefix(value, prefix, [r[0] for r in rows], what, self.url)
 
     def _iter_spans(self, found: SpanFilter) -> Iterator[SpanRecord]:
-        """Keyset pages of (start_ns, span_id, trace_id): no cursor stays open between pages."""
+        for row in self._span_rows(found, SPAN_COLUMNS):
+            yield _span_from_row(row[:_KEYS])
+
+    def _span_fields(self, found: SpanFilter, wanted: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        columns = span_columns(wanted)
+        make = span_dict_maker(wanted, columns)
+        for row in self._span_rows(found, columns):
+            yield make(row)
+
+    def _span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        with self._lock:
+            row = self.conn.execute(
+                f"SELECT {', '.join(SPAN_COLUMNS)} FROM spans WHERE trace_id = ? AND span_id = ?",
+                (trace_id, span_id),
+            ).fetchone()
+        return None if row is None else _span_from_row(row)
+
+    def _span_rows(self, found: SpanFilter, columns: Sequence[str]) -> Iterator[Sequence[Any]]:
+        """Rows of ``columns`` then start_ns, span_id, trace_id, in keyset pages of those three:
+        no cursor stays open between pages."""
         where, params = _span_where(found)
         after: tuple[int, str, str] | None = None
         while True:
@@ -574,18 +595,16 @@ class SQLiteStore(Store):
                     "(span_id = ? AND trace_id <= ?)))"
                 )
                 values += [after[0], after[0], after[1], after[1], after[2]]
-            sql = f"SELECT {', '.join(SPAN_COLUMNS)} FROM spans"
+            sql = f"SELECT {', '.join(columns)}, start_ns, span_id, trace_id FROM spans"
             if clauses:
                 sql += " WHERE " + " AND ".join(clauses)
             sql += " ORDER BY start_ns, span_id, trace_id LIMIT ?"
             with self._lock:
                 rows = self.conn.execute(sql, [*values, _PAGE]).fetchall()
-            for row in rows:
-                yield _span_from_row(row)
+            yield from rows
             if len(rows) < _PAGE:
                 return
-            last = rows[-1]
-            after = (last[_START], last[_SPAN_ID], last[_TRACE_ID])
+            after = rows[-1][_KEYS:]
 
     def _stats(self, by: str, since_ns: int | None, until_ns: int | None) -> list[dict[str, Any]]:
         """Sums and counts by GROUP BY, percentiles in SQL too: only the answers leave SQLite.
@@ -765,9 +784,7 @@ def _span_row(record: SpanRecord) -> list[Any]:
     return row
 
 
-_START = SPAN_COLUMNS.index("start_ns")
-_SPAN_ID = SPAN_COLUMNS.index("span_id")
-_TRACE_ID = SPAN_COLUMNS.index("trace_id")
+_KEYS = -3  # the paging keys (start_ns, span_id, trace_id) end every row of _span_rows
 
 
 def _span_from_row(row: Sequence[Any]) -> SpanRecord:

@@ -7,7 +7,7 @@ from typing import Any
 
 from agentel.store.errors import QueryError
 from agentel.store.query.times import check_number, check_text, parse_duration_ms, parse_time
-from agentel.store.records import RunRecord, SpanRecord
+from agentel.store.records import SPAN_FIELDS, RunRecord, SpanRecord
 from agentel.store.where import And, Compare, Node, Not, Or, WhereError, parse, to_predicate
 
 MAX_TEXT = 1_000
@@ -185,6 +185,23 @@ def span_matches(span: SpanRecord, f: SpanFilter) -> bool:
         and (f.since_ns is None or span.start_ns >= f.since_ns)
         and (f.until_ns is None or span.start_ns < f.until_ns)
     )
+
+
+def check_fields(fields: Any) -> tuple[str, ...] | None:
+    """``spans(fields=...)`` checked: None, or span-dict keys, each once, in the order given."""
+    if fields is None:
+        return None
+    if isinstance(fields, str) or not all(isinstance(f, str) for f in fields):
+        raise QueryError(f"fields must be a list of span field names; got {fields!r}")
+    unknown = [f for f in fields if f not in SPAN_FIELDS]
+    if unknown:
+        raise QueryError(
+            f"unknown span field(s) {', '.join(map(repr, unknown))}; "
+            f"the fields are {', '.join(SPAN_FIELDS)}"
+        )
+    if not fields:
+        raise QueryError("fields must name at least one span field")
+    return tuple(dict.fromkeys(fields))
 
 
 def span_order(span: SpanRecord) -> tuple[int, str, str]:

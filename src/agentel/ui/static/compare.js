@@ -1,7 +1,7 @@
 // Compare: two runs side by side (Store.diff, as `agentel diff` shows it): steps aligned by
 // kind and tool name, per step what changed in behaviour plus the token, cost and latency
 // deltas, and the totals' deltas.
-import { api, duration, h, kindBadge, message, money, pretty, runHref, signed, statusBadge, tokens } from "./lib.js";
+import { api, duration, h, kindBadge, message, money, pretty, runHref, shortIds, signed, statusBadge, tokens } from "./lib.js";
 
 const TOTALS = [
   ["duration", "duration_ms", duration],
@@ -29,8 +29,9 @@ export async function comparePage(view, { params }) {
     return;
   }
   const found = await api("compare", { a, b });
+  const ids = shortIds([found.run_a.run_id, found.run_b.run_id]);
   const side = (run, label) =>
-    h("div", { class: "side" }, h("h2", {}, `${label}: `, h("a", { href: runHref(run.run_id) }, run.agent_name || run.name || run.run_id)), h("p", { class: "mono muted small" }, run.run_id), statusBadge(run.status));
+    h("div", { class: "side" }, h("h2", {}, `${label}: `, h("a", { href: runHref(run.run_id) }, run.agent_name || run.name || ids.get(run.run_id))), h("p", { class: "mono muted small", title: run.run_id }, ids.get(run.run_id)), statusBadge(run.status));
   const changed = found.steps.filter((s) => s.status !== "same").length;
   view.append(
     h("div", { class: "sides" }, side(found.run_a, "A"), side(found.run_b, "B")),

@@ -83,6 +83,23 @@ export async function post(path, data) {
   return body;
 }
 
+// Run ids are 48 hex digits (trace id + root span id): tables show, as `agentel runs` does, the
+// shortest prefix of each (12 at least) that no other listed id shares. Links use the whole id.
+export function shortIds(ids, min = 12) {
+  const sorted = [...new Set(ids)].sort();
+  const needed = new Map(sorted.map((id) => [id, Math.min(min, id.length)]));
+  for (let i = 1; i < sorted.length; i++) {
+    const [left, right] = [sorted[i - 1], sorted[i]];
+    let common = 0;
+    while (common < left.length && common < right.length && left[common] === right[common]) common++;
+    needed.set(left, Math.max(needed.get(left), Math.min(common + 1, left.length)));
+    needed.set(right, Math.max(needed.get(right), Math.min(common + 1, right.length)));
+  }
+  return new Map(sorted.map((id) => [id, id.slice(0, needed.get(id))]));
+}
+
+export const shortId = (id) => id.slice(0, 12);
+
 export const runHref = (id) => "/run/" + encodeURIComponent(id);
 export const runPath = (id) => "runs/" + encodeURIComponent(id);
 

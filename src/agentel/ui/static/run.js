@@ -13,6 +13,7 @@ import {
   post,
   pretty,
   runPath,
+  shortId,
   shortTime,
   statusBadge,
   tokens,
@@ -23,10 +24,25 @@ const OVERSCAN = 15;
 
 export async function runPage(view, { match }) {
   const runId = decodeURIComponent(match[1]);
-  const run = await api(runPath(runId));
+  const run = await api(`${runPath(runId)}/waterfall`);
   const header = runHeader(run);
   const detail = h("aside", { class: "detail", id: "span-detail" }, message("Click a span to see its details."));
-  const waterfall = new Waterfall(run, (span) => showSpan(detail, span));
+  const details = new Map();
+  let shown = null;
+  const select = async (span) => {
+    shown = span.span_id;
+    if (!details.has(span.span_id)) {
+      fill(detail, message("Loading the span…"));
+      try {
+        details.set(span.span_id, await api(`spans/${encodeURIComponent(run.trace_id)}/${encodeURIComponent(span.span_id)}`));
+      } catch (error) {
+        if (shown === span.span_id) fill(detail, errorBox(error));
+        return;
+      }
+    }
+    if (shown === span.span_id) showSpan(detail, details.get(span.span_id));
+  };
+  const waterfall = new Waterfall(run.spans, select);
   view.append(
     header,
     h("div", { class: "run-body" }, h("section", { class: "waterfall-wrap" }, waterfall.element), detail),
@@ -53,7 +69,7 @@ function runHeader(run) {
   return h(
     "header",
     { class: "run-header" },
-    h("h1", {}, run.agent_name || run.name || "run", " ", h("span", { class: "mono muted small" }, run.run_id)),
+    h("h1", {}, run.agent_name || run.name || "run", " ", h("span", { class: "mono muted small", id: "run-id", title: run.run_id }, shortId(run.run_id))),
     h(
       "p",
       { class: "muted" },
@@ -73,7 +89,7 @@ function runHeader(run) {
   );
 }
 
-function timeNs(iso) {
+function timeMs(iso) {
   // ISO with up to 9 fractional digits -> ms as a float, keeping sub-ms precision
   if (!iso) return null;
   const found = iso.match(/^(.*T\d\d:\d\d:\d\d)(\.(\d+))?Z$/);
@@ -83,29 +99,40 @@ function timeNs(iso) {
   return base + fraction;
 }
 
+// The waterfall: the spans (flat, in start order, only the fields a row shows) nested by
+// parent; only the rows in view (and a few around them) are in the page, built by hand with
+// one listener on the whole list.
 class Waterfall {
-  constructor(run, onSelect) {
+  constructor(spans, onSelect) {
     this.onSelect = onSelect;
     this.collapsed = new Set();
     this.selected = null;
-    this.roots = run.spans;
+    const byId = new Map();
+    for (const span of spans) {
+      span.children = [];
+      span._start = timeMs(span.start_time);
+      span._end = span.duration_ms === null ? null : span._start + span.duration_ms;
+      byId.set(span.span_id, span);
+    }
+    this.roots = [];
+    for (const span of spans) {
+      const parent = span.parent_span_id === null ? undefined : byId.get(span.parent_span_id);
+      if (parent && parent !== span) parent.children.push(span);
+      else this.roots.push(span);
+    }
     let first = Infinity;
     let last = -Infinity;
-    const visit = (span, depth) => {
-      span._start = timeNs(span.start_time);
-      span._end = span.end_time ? timeNs(span.end_time) : null;
-      span._depth = depth;
+    for (const span of spans) {
       first = Math.min(first, span._start);
       last = Math.max(last, span._end ?? span._start);
-      for (const child of span.children) visit(child, depth + 1);
-    };
-    for (const root of this.roots) visit(root, 0);
+    }
     this.first = first;
     this.total = Math.max(last - first, 0.001);
     this.viewport = h("div", { class: "waterfall", id: "waterfall", tabindex: "0", role: "tree" });
     this.spacer = h("div", { class: "spacer" });
     this.viewport.append(this.spacer);
     this.viewport.addEventListener("scroll", () => this.schedule());
+    this.viewport.addEventListener("click", (event) => this.click(event));
     const axis = h(
       "div",
       { class: "axis" },
@@ -118,12 +145,17 @@ class Waterfall {
   }
 
   flatten() {
+    // depth-first, without recursion (a 10,000-deep chain must not overflow the stack)
     this.rows = [];
-    const walk = (span) => {
+    const stack = [];
+    for (let i = this.roots.length - 1; i >= 0; i--) stack.push([this.roots[i], 0]);
+    while (stack.length) {
+      const [span, depth] = stack.pop();
+      span._depth = depth;
       this.rows.push(span);
-      if (!this.collapsed.has(span.span_id)) for (const child of span.children) walk(child);
-    };
-    for (const root of this.roots) walk(root);
+      if (this.collapsed.has(span.span_id)) continue;
+      for (let i = span.children.length - 1; i >= 0; i--) stack.push([span.children[i], depth + 1]);
+    }
     this.spacer.style.height = `${this.rows.length * ROW}px`;
   }
 
@@ -145,58 +177,81 @@ class Waterfall {
     this.spacer.replaceChildren(...shown);
   }
 
-  row(span, index) {
-    const kind = kindOf(span.category);
-    const hasChildren = span.children.length > 0;
-    const toggle = h(
-      "button",
-      { type: "button", class: "toggle", "aria-label": "collapse", disabled: !hasChildren },
-      hasChildren ? (this.collapsed.has(span.span_id) ? "▸" : "▾") : "",
-    );
-    toggle.addEventListener("click", (event) => {
-      event.stopPropagation();
+  click(event) {
+    const row = event.target.closest(".row");
+    if (!row) return;
+    const span = this.rows[Number(row.dataset.index)];
+    if (event.target.closest(".toggle")) {
+      if (!span.children.length) return;
       if (this.collapsed.has(span.span_id)) this.collapsed.delete(span.span_id);
       else this.collapsed.add(span.span_id);
       this.flatten();
       this.render();
-    });
+      return;
+    }
+    this.selected = span.span_id;
+    this.render();
+    this.onSelect(span);
+  }
+
+  row(span, index) {
+    const kind = kindOf(span.category);
+    const failed = span.status === "error";
+    const row = document.createElement("div");
+    row.className = this.selected === span.span_id ? "row selected" : "row";
+    row.setAttribute("role", "treeitem");
+    row.dataset.index = index;
+    row.dataset.span = span.span_id;
+    row.dataset.kind = kind;
+    row.dataset.duration = span.duration_ms ?? "";
+    row.style.top = `${index * ROW}px`;
+
+    const name = document.createElement("span");
+    name.className = "name";
+    name.style.paddingLeft = `${span._depth * 14}px`;
+    const toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "toggle";
+    if (span.children.length) {
+      const open = !this.collapsed.has(span.span_id);
+      toggle.textContent = open ? "▾" : "▸";
+      toggle.setAttribute("aria-label", open ? "collapse" : "expand");
+      toggle.setAttribute("aria-expanded", String(open));
+    } else {
+      toggle.disabled = true;
+    }
+    const label = document.createElement("span");
+    label.className = "label";
+    label.textContent = span.name;
+    name.append(toggle, kindBadge(kind), label);
+
+    const track = document.createElement("span");
+    track.className = "track";
+    const bar = document.createElement("span");
+    bar.className = `bar kind-${kind}${failed ? " failed" : ""}${span._end === null ? " open" : ""}`;
+    bar.title = `${span.name}: ${duration(span.duration_ms)}`;
     const left = ((span._start - this.first) / this.total) * 100;
     const width = span._end === null ? 100 - left : ((span._end - span._start) / this.total) * 100;
-    const bar = h("span", {
-      class: `bar kind-${kind}${span.status === "error" ? " failed" : ""}${span._end === null ? " open" : ""}`,
-      title: `${span.name}: ${duration(span.duration_ms)}`,
-    });
     bar.style.left = `${left}%`;
     bar.style.width = `${Math.max(width, 0)}%`;
-    const name = h("span", { class: "name" }, toggle, kindBadge(kind), h("span", { class: "label" }, span.name));
-    name.style.paddingLeft = `${span._depth * 14}px`;
-    const usage = span.input_tokens || span.output_tokens ? `${tokens(span.input_tokens)}/${tokens(span.output_tokens)}` : "";
-    const row = h(
-      "div",
-      {
-        class: `row${this.selected === span.span_id ? " selected" : ""}`,
-        role: "treeitem",
-        "data-span": span.span_id,
-        "data-kind": kind,
-        "data-duration": span.duration_ms ?? "",
-      },
-      name,
-      h("span", { class: "track" }, bar),
-      h(
-        "span",
-        { class: "meta" },
-        h("span", { class: "dur" }, duration(span.duration_ms)),
-        usage ? ` · ${usage}` : "",
-        span.cost_usd ? ` · ${money(span.cost_usd)}` : "",
-        span.status === "error" ? h("span", { class: "bad" }, " ✗ error") : "",
-      ),
-    );
-    row.style.top = `${index * ROW}px`;
-    row.addEventListener("click", () => {
-      this.selected = span.span_id;
-      this.render();
-      this.onSelect(span);
-    });
+    track.append(bar);
+
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    const dur = document.createElement("span");
+    dur.className = "dur";
+    dur.textContent = duration(span.duration_ms);
+    meta.append(dur);
+    const usage = span.input_tokens || span.output_tokens ? ` · ${tokens(span.input_tokens)}/${tokens(span.output_tokens)}` : "";
+    const cost = span.cost_usd ? ` · ${money(span.cost_usd)}` : "";
+    if (usage || cost) meta.append(usage + cost);
+    if (failed) {
+      const bad = document.createElement("span");
+      bad.className = "bad";
+      bad.textContent = " ✗ error";
+      meta.append(bad);
+    }
+    row.append(name, track, meta);
     return row;
   }
 }
@@ -309,8 +364,9 @@ function showSpan(panel, span) {
 }
 
 function eventOffset(span, event) {
-  if (typeof event.timestamp !== "number" || span._start === undefined) return "";
-  return `+${duration(Math.max(0, event.timestamp / 1e6 - span._start))}`;
+  const start = timeMs(span.start_time);
+  if (typeof event.timestamp !== "number" || start === null) return "";
+  return `+${duration(Math.max(0, event.timestamp / 1e6 - start))}`;
 }
 
 // --- feedback ------------------------------------------------------------------------------

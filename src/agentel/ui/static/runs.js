@@ -1,6 +1,6 @@
 // Runs: the `agentel runs` table with every filter, sorting, paging, totals, compare picking
 // and live refresh while runs are running.
-import { api, duration, errorBox, fill, h, message, money, runHref, shortTime, statusBadge, tokens } from "./lib.js";
+import { api, duration, errorBox, fill, h, message, money, runHref, shortIds, shortTime, statusBadge, tokens } from "./lib.js";
 
 const FILTERS = [
   ["agent", "agent", "text"],
@@ -134,8 +134,9 @@ function runsTable(runs, order, query, selected, compare) {
       h("a", { href: `/runs?${new URLSearchParams(next)}`, class: active ? "sorted" : "" }, label, active ? " ▼" : ""),
     );
   };
+  const ids = shortIds(runs.map((run) => run.run_id));
   const body = runs.map((run) => {
-    const box = h("input", { type: "checkbox", "aria-label": `select run ${run.run_id}` });
+    const box = h("input", { type: "checkbox", "aria-label": `select run ${ids.get(run.run_id)}` });
     box.checked = selected.has(run.run_id);
     box.addEventListener("change", () => {
       if (box.checked) selected.add(run.run_id);
@@ -146,7 +147,7 @@ function runsTable(runs, order, query, selected, compare) {
       "tr",
       { "data-run": run.run_id },
       h("td", {}, box),
-      h("td", { class: "mono" }, h("a", { href: runHref(run.run_id) }, run.run_id.slice(0, 16))),
+      h("td", { class: "mono" }, h("a", { href: runHref(run.run_id), title: run.run_id }, ids.get(run.run_id))),
       h("td", {}, run.agent_name || run.name || "-"),
       h("td", {}, statusBadge(run.status)),
       h("td", { class: "mono" }, shortTime(run.start_time)),
