@@ -257,3 +257,11 @@ def test_pages_and_static_files_carry_the_security_headers(client):
     assert client.csrf in page and "<script>" not in page.replace(" ", "")
     assert client.get("/static/app.js").headers["content-security-policy"] == CSP
     assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP and "http" not in CSP
+
+
+def test_answers_orjson_refuses_go_the_json_module_way():
+    from agentel.ui.app import FastJSON
+
+    value = {"big": 2**70, "text": "é <script>", "nested": [1.5, None, True]}
+    assert json.loads(FastJSON(value).body) == value
+    assert json.loads(FastJSON({"spans": [{"name": "x"}]}).body) == {"spans": [{"name": "x"}]}
