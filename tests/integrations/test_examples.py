@@ -27,6 +27,7 @@ def run(args: list[str], cwd: Path) -> str:
         "GOOGLE_API_KEY",
         "AWS_ACCESS_KEY_ID",
         "AWS_PROFILE",
+        "MISTRAL_API_KEY",
     ):
         env.pop(key, None)
     out = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
@@ -104,48 +105,6 @@ def test_examples_document_how_to_run_them(example):
     assert f"python examples/{example}" in text and "OPENAI_API_KEY" in text
 
 
-def test_gemini_example(tmp_path):
-    printed, only, lines = shown_tree("gemini_agent.py", "Weather in Paris?", tmp_path)
-    assert (
-        printed.strip() == 'Here is what I found: {"city":"Paris","temp_c":14,"sky":"light rain"}'
-    )
-    assert (only["agent_name"], only["llm_calls"], only["tool_calls"]) == (
-        "gemini-weather-agent",
-        2,
-        1,
-    )
-    assert [re.sub(r"  in \d+ / out \d+.*$", "", line) for line in lines] == [
-        "└── invoke_agent gemini-weather-agent",
-        "    ├── generate_content gemini-2.5-flash",
-        "    ├── execute_tool get_weather",
-        "    └── generate_content gemini-2.5-flash",
-    ]
-    assert all("$" in line for line in lines if "generate_content" in line)  # priced
-    text = (ROOT / "examples" / "gemini_agent.py").read_text()
-    assert "python examples/gemini_agent.py" in text and "GEMINI_API_KEY" in text
-
-
-def test_bedrock_example(tmp_path):
-    printed, only, lines = shown_tree("bedrock_agent.py", "Weather in Paris?", tmp_path)
-    assert printed.strip() == (
-        'Here is what I found: {"city": "Paris", "temp_c": 14, "sky": "light rain"}'
-    )
-    assert (only["agent_name"], only["llm_calls"], only["tool_calls"]) == (
-        "bedrock-weather-agent",
-        2,
-        1,
-    )
-    assert [re.sub(r"  in \d+ / out \d+.*$", "", line) for line in lines] == [
-        "└── invoke_agent bedrock-weather-agent",
-        "    ├── chat us.amazon.nova-pro-v1:0",
-        "    ├── execute_tool get_weather",
-        "    └── chat us.amazon.nova-pro-v1:0",
-    ]
-    assert all("$" in line for line in lines if "chat" in line)  # priced
-    text = (ROOT / "examples" / "bedrock_agent.py").read_text()
-    assert "python examples/bedrock_agent.py" in text and "AWS_ACCESS_KEY_ID" in text
-
-
 def test_pydantic_ai_example(tmp_path):
     printed, only, lines = shown_tree("pydantic_ai_agent.py", "Weather in Paris?", tmp_path)
     assert printed.strip() == "In Paris it is 14C, light rain."
@@ -183,22 +142,36 @@ def test_mcp_example_is_one_run_across_two_processes(tmp_path):
     ]
 
 
-def test_litellm_example(tmp_path):
-    printed, only, lines = shown_tree("litellm_agent.py", "Weather in Paris?", tmp_path)
-    assert printed.strip() == (
-        'Here is what I found: {"city": "Paris", "temp_c": 14, "sky": "light rain"}'
-    )
-    assert (only["agent_name"], only["llm_calls"], only["tool_calls"]) == (
-        "litellm-weather-agent",
-        2,
-        1,
-    )
+COMPACT = 'Here is what I found: {"city":"Paris","temp_c":14,"sky":"light rain"}'
+SPACED = 'Here is what I found: {"city": "Paris", "temp_c": 14, "sky": "light rain"}'
+
+
+@pytest.mark.parametrize(
+    ("example", "printed", "agent_name", "llm_span", "key"),
+    [
+        ("gemini_agent.py", COMPACT, "gemini-weather-agent", "generate_content gemini-2.5-flash",
+         "GEMINI_API_KEY"),
+        ("bedrock_agent.py", SPACED, "bedrock-weather-agent", "chat us.amazon.nova-pro-v1:0",
+         "AWS_ACCESS_KEY_ID"),
+        ("litellm_agent.py", SPACED, "litellm-weather-agent", "chat gpt-4o-mini",
+         "OPENAI_API_KEY"),
+        ("mistral_agent.py", SPACED, "mistral-weather-agent", "chat mistral-small-latest",
+         "MISTRAL_API_KEY"),
+    ],
+)  # fmt: skip
+def test_provider_sdk_examples(
+    tmp_path: Path, example: str, printed: str, agent_name: str, llm_span: str, key: str
+) -> None:
+    """A weather agent on one provider SDK: two priced LLM calls around one tool call."""
+    out, only, lines = shown_tree(example, "Weather in Paris?", tmp_path)
+    assert out.strip() == printed
+    assert (only["agent_name"], only["llm_calls"], only["tool_calls"]) == (agent_name, 2, 1)
     assert [re.sub(r"  in \d+ / out \d+.*$", "", line) for line in lines] == [
-        "└── invoke_agent litellm-weather-agent",
-        "    ├── chat gpt-4o-mini",
+        f"└── invoke_agent {agent_name}",
+        f"    ├── {llm_span}",
         "    ├── execute_tool get_weather",
-        "    └── chat gpt-4o-mini",
+        f"    └── {llm_span}",
     ]
-    assert all("$" in line for line in lines if "chat" in line)  # priced
-    text = (ROOT / "examples" / "litellm_agent.py").read_text()
-    assert "python examples/litellm_agent.py" in text and "OPENAI_API_KEY" in text
+    assert all("$" in line for line in lines if llm_span in line)  # priced
+    text = (ROOT / "examples" / example).read_text()
+    assert f"python examples/{example}" in text and key in text
