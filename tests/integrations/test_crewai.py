@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -69,13 +70,13 @@ def script(server: ScriptedLLMServer) -> None:
     )
 
 
-def weather_crew(server: ScriptedLLMServer) -> Crew:
+def weather_crew(server: ScriptedLLMServer, weather_tool: Any = get_weather) -> Crew:
     llm = LLM(model="gpt-4o-mini", base_url=server.openai_base_url, api_key="test", max_retries=0)
     forecaster = Agent(
         role="Forecaster",
         goal="Report the weather",
         backstory="A meteorologist.",
-        tools=[get_weather],
+        tools=[weather_tool],
         llm=llm,
     )
     forecast = Task(
@@ -142,6 +143,63 @@ def test_crew_kickoff_is_one_run(provider_instrumentor, crewai_instrumented, sql
     dumped = json.dumps([s["attributes"] for s in spans])
     for text in ("weather in Paris", "Rainy, 14C.", "light rain"):
         assert text not in dumped  # content is off by default
+
+
+def test_two_agents_two_tasks_one_in_a_thread(crewai_instrumented, sqlite_recording):
+    """Each task is a step with its agent below it, also a task CrewAI runs on a thread."""
+    with ScriptedLLMServer(auto=False) as server:
+        server.enqueue(
+            Reply.text("Paris: rain.", usage=Usage(input_tokens=50, output_tokens=4)),
+            Reply.text("Take an umbrella.", usage=Usage(input_tokens=70, output_tokens=5)),
+        )
+        llm = LLM(
+            model="gpt-4o-mini", base_url=server.openai_base_url, api_key="test", max_retries=0
+        )
+        researcher = Agent(role="Researcher", goal="Find facts", backstory="Curious.", llm=llm)
+        writer = Agent(role="Writer", goal="Advise", backstory="Brief.", llm=llm)
+        research = Task(
+            name="research",
+            description="Weather in Paris?",
+            expected_output="A fact.",
+            agent=researcher,
+            async_execution=True,
+        )
+        advise = Task(
+            name="advise", description="What to pack?", expected_output="Advice.", agent=writer
+        )
+        crew = Crew(name="travel-desk", agents=[researcher, writer], tasks=[research, advise])
+        assert crew.kickoff().raw == "Take an umbrella."
+    with sqlite_recording.open() as store:
+        (run,) = store.runs()
+        (root,) = store.run_tree(run["run_id"])
+    assert (run["llm_calls"], run["input_tokens"], run["output_tokens"]) == (2, 120, 9)
+    assert shape(root) == tree(
+        "invoke_workflow travel-desk",
+        tree("step research", tree("invoke_agent Researcher", tree("chat gpt-4o-mini"))),
+        tree("step advise", tree("invoke_agent Writer", tree("chat gpt-4o-mini"))),
+    )
+
+
+@tool("get_forecast")
+def get_forecast(city: str) -> str:
+    """Tomorrow's forecast for a city."""
+    raise ConnectionError(f"forecast service down for {city}")
+
+
+def test_a_failing_tool_is_a_failed_tool_span(crewai_instrumented, sqlite_recording):
+    """CrewAI hands the tool's error to the model and carries on; the run records it."""
+    with ScriptedLLMServer(auto=False) as server:
+        server.enqueue(
+            Reply.tool_calls(ToolCall("get_forecast", {"city": "Paris"})),
+            Reply.text("No forecast today."),
+        )
+        crew = weather_crew(server, get_forecast)
+        assert crew.kickoff(inputs={"city": "Paris"}).raw == "No forecast today."
+    with sqlite_recording.open() as store:
+        (run,) = store.runs()
+        failed = next(s for s in store.spans() if s["name"] == "execute_tool get_forecast")
+    assert (run["status"], run["llm_calls"], run["tool_calls"], run["errors"]) == ("ok", 2, 1, 1)
+    assert (failed["status"], failed["error_type"]) == ("error", "ConnectionError")
 
 
 def test_content_when_opted_in(fanout, sqlite_recording, monkeypatch):
