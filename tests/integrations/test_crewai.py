@@ -104,10 +104,15 @@ def kickoff(crew: Crew, how: str) -> str:
         return asyncio.run(crew.kickoff_async(inputs=inputs)).raw
     if how == "akickoff":
         return asyncio.run(crew.akickoff(inputs=inputs)).raw
+    if how == "stream":  # CrewAI runs the crew again, unstreamed, on a thread of its own
+        crew.stream = True
+        streamed = crew.kickoff(inputs=inputs)
+        assert list(streamed)
+        return streamed.result.raw
     return crew.kickoff(inputs=inputs).raw
 
 
-@pytest.mark.parametrize("how", ["kickoff", "kickoff_async", "akickoff"])
+@pytest.mark.parametrize("how", ["kickoff", "kickoff_async", "akickoff", "stream"])
 def test_crew_kickoff_is_one_run(provider_instrumentor, crewai_instrumented, sqlite_recording, how):
     with ScriptedLLMServer(auto=False) as server:
         script(server)
@@ -177,6 +182,23 @@ def test_two_agents_two_tasks_one_in_a_thread(crewai_instrumented, sqlite_record
         "invoke_workflow travel-desk",
         tree("step research", tree("invoke_agent Researcher", tree("chat gpt-4o-mini"))),
         tree("step advise", tree("invoke_agent Writer", tree("chat gpt-4o-mini"))),
+    )
+
+
+def test_a_standalone_agent_kickoff_is_one_run(crewai_instrumented, sqlite_recording):
+    with ScriptedLLMServer(auto=False) as server:
+        script(server)
+        (forecaster,) = weather_crew(server).agents
+        assert forecaster.kickoff("What's the weather in Paris?").raw == "Rainy, 14C."
+    with sqlite_recording.open() as store:
+        (run,) = store.runs()
+        (root,) = store.run_tree(run["run_id"])
+    assert run["name"] == "invoke_agent Forecaster" and run_totals(run) == TOTALS
+    assert shape(root) == tree(
+        "invoke_agent Forecaster",
+        tree("chat gpt-4o-mini"),
+        tree("execute_tool get_weather"),
+        tree("chat gpt-4o-mini"),
     )
 
 
