@@ -4,6 +4,8 @@ Builds (or reuses, with ``--db``) the SQLite store of benchmarks/query.py (``--s
 1,000,000) plus one run of 10,000 spans, starts the real ``agentel ui`` command on it and prints:
 
   start    start of `agentel ui` to the first byte of its page       goal <= 1000 ms
+  ready    start of `agentel ui` to its first API answer (the page      (no goal)
+           shell answers first, the API once the app has loaded)
   runs     GET /api/runs (a page of 50), median of --repeat           goal <= 50 ms
   run10k   GET /api/runs/RUN/waterfall of the 10,000-span run (what   goal <= 300 ms
            its page loads: the run and its spans' waterfall fields), median
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
@@ -117,6 +120,15 @@ def main() -> None:
         base = proc.stderr.readline().split()[2].rstrip("/")  # type: ignore[union-attr]
         fetch_ms(base + "/")
         figures = {"start": (time.perf_counter() - begun) * 1e3}
+        while True:
+            try:
+                fetch_ms(base + "/api/meta")
+                break
+            except urllib.error.HTTPError as exc:  # 503 + Retry-After while it loads
+                if exc.code != 503:
+                    raise
+                time.sleep(0.02)
+        figures["ready"] = (time.perf_counter() - begun) * 1e3
         figures["runs"] = statistics.median(
             fetch_ms(base + "/api/runs?limit=50") for _ in range(args.repeat)
         )

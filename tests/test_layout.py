@@ -110,7 +110,7 @@ def test_wheel_contains_every_source_root(tmp_path):
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "agentel_sqlite = agentel.exporters.sqlite:SQLiteSpanExporter" in text
     assert "agentel_mongodb = agentel.exporters.mongodb:MongoSpanExporter" in text
-    assert "agentel = agentel.cli.main:main" in text
+    assert "agentel = agentel.cli.entry:main" in text
 
 
 def test_cli_modules_import_without_a_cycle():

@@ -11,7 +11,8 @@ from starlette.testclient import TestClient
 
 from agentel.store import open_store
 from agentel.ui import UIConfig, create_app
-from agentel.ui.app import CSP, WATERFALL_FIELDS
+from agentel.ui.app import WATERFALL_FIELDS
+from agentel.ui.shell import CSP
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +20,8 @@ from starlette.testclient import TestClient
 from agentel.store.memory import MemoryStore
 from agentel.ui import UIConfig, create_app
 from agentel.ui.app import TOKEN_COOKIE
+from agentel.ui.server import Prelude, bind
+from agentel.ui.shell import CSP, STATIC
 
 from .conftest import running_ui
 
@@ -135,6 +138,21 @@ def test_a_public_host_needs_a_token(agent_store):
         proc.wait(20)
 
 
+def _when_ready(url: str) -> int:
+    """The status of GET ``url`` once the app answers it (503 + Retry-After while starting)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or time.monotonic() > deadline:
+                return exc.code
+            assert exc.headers["retry-after"] == "1"
+            assert "starting" in exc.read().decode()
+        time.sleep(0.1)
+
+
 def test_the_command_prints_its_url_serves_and_stops_on_ctrl_c(agent_store):
     started = time.monotonic()
     proc, line = _start("--store", agent_store)
@@ -143,8 +161,7 @@ def test_the_command_prints_its_url_serves_and_stops_on_ctrl_c(agent_store):
         assert url.startswith("http://127.0.0.1:") and url.endswith("/")
         with urllib.request.urlopen(url, timeout=10) as page:
             assert page.status == 200 and b'src="/static/app.js"' in page.read()
-        with urllib.request.urlopen(url + "api/runs", timeout=10) as answer:
-            assert answer.status == 200
+        assert _when_ready(url + "api/runs") == 200
         assert time.monotonic() - started < 30
         evil = urllib.request.Request(url + "api/runs", headers={"Host": "evil.example"})
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -154,6 +171,52 @@ def test_the_command_prints_its_url_serves_and_stops_on_ctrl_c(agent_store):
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_the_page_answers_while_the_app_loads_then_the_app_takes_over(tmp_path):
+    config = UIConfig(store_url="memory://", allowed_hosts=frozenset({"127.0.0.1"}))
+    sock = bind("127.0.0.1", 0)
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    prelude = Prelude(sock, config)
+    prelude.start()
+    try:
+        for path in ("/", "/runs?agent=x", "/run/abc%2Fdef"):
+            with urllib.request.urlopen(base + path, timeout=10) as page:
+                body = page.read().decode()
+                assert page.headers["content-security-policy"] == CSP
+                assert page.headers["connection"] == "close"
+            assert config.csrf in body and 'src="/static/app.js"' in body
+        with urllib.request.urlopen(base + "/static/run.js", timeout=10) as script:
+            assert script.headers["content-type"].startswith("text/javascript")
+            assert script.read() == (STATIC / "run.js").read_bytes()
+        for path, code in (
+            ("/api/runs", 503),
+            ("/v1/traces", 503),
+            ("/static/../app.py", 404),
+            ("/static/%2e%2e/app.py", 404),
+            ("/static/missing.js", 404),
+        ):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + path, timeout=10)
+            assert refused.value.code == code, path
+        assert refused.value.headers["content-security-policy"] == CSP
+        posted = urllib.request.Request(base + "/v1/traces", data=b"{}", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(posted, timeout=10)
+        assert refused.value.code == 503 and refused.value.headers["retry-after"] == "1"
+        evil = urllib.request.Request(base + "/", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(evil, timeout=10)
+        assert refused.value.code == 421
+    finally:
+        prelude.stop()
+    assert not prelude.is_alive()
+    sock.settimeout(0.3)  # stopped: connections wait for whoever accepts next
+    client = socket.create_connection(sock.getsockname(), timeout=5)
+    conn, _ = sock.accept()
+    conn.close()
+    client.close()
+    sock.close()
 
 
 class SlowStats(MemoryStore):

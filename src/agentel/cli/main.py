@@ -19,6 +19,7 @@ from rich.table import Table
 
 from agentel.cli import _format as fmt
 from agentel.cli._demo import run_demo
+from agentel.cli._ui import STORE_HELP, ui
 from agentel.store import (
     AmbiguousIdError,
     NotFoundError,
@@ -30,11 +31,8 @@ from agentel.store import (
     open_store,
     sqlite_path,
 )
-from agentel.store.base import redact_url
 from agentel.store.query import REPLAY_TYPES, STATS_BY, parse_duration_ms, parse_time
 from agentel.store.where import WhereError, parse
-
-STORE_HELP = "Store URL: sqlite:///file.db, mongodb://host:port/db or memory:// [env AGENTEL_STORE]"
 
 EXIT_CODES = """\b
 Exit status:
@@ -894,49 +892,7 @@ def receive(
         )
 
 
-@main.command()
-@store_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", type=click.IntRange(0, 65535), default=6007, show_default=True)
-@click.option(
-    "--open/--no-open", "open_browser", default=False, help="Open the UI in a web browser."
-)
-@click.option(
-    "--token",
-    envvar="AGENTEL_UI_TOKEN",
-    help="Require this token on every page, API call and OTLP request [env AGENTEL_UI_TOKEN]. "
-    "Needed for any --host but a loopback one.",
-)
-def ui(store_url: str | None, host: str, port: int, open_browser: bool, token: str | None) -> None:
-    """Serve a local web UI over the store: runs, run waterfalls, compare, conversations,
-    stats and feedback, with its JSON API under /api/. It also receives OTLP/HTTP traces on
-    /v1/traces into the store, like `agentel receive`: point any OpenTelemetry SDK at it.
-
-    Needs the ui extra (pip install 'agentel[ui]'). Binds to 127.0.0.1 unless --host says
-    otherwise; any other host requires --token. Prints the URL to open; stops on Ctrl-C.
-    """
-    try:
-        from agentel.ui import UIConfig, serve
-        from agentel.ui.server import UIError
-    except ImportError as exc:
-        raise click.ClickException(
-            f"agentel ui needs the ui extra: pip install 'agentel[ui]' ({exc})"
-        ) from exc
-    url = store_url or default_store_url()
-    open_store(url).close()  # a bad URL or an unreachable server fails here, not per request
-    config = UIConfig(store_url=url, token=token or None, receiver=True)
-    try:
-        serve(
-            config,
-            host,
-            port,
-            open_browser=open_browser,
-            announce=lambda address: click.echo(
-                f"agentel ui: {address} -> {redact_url(url)} (Ctrl-C to stop)", err=True
-            ),
-        )
-    except UIError as exc:
-        raise BadInput(str(exc)) from exc
+main.add_command(ui)
 
 
 def _price_cell(value: float | None) -> str:

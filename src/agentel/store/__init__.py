@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from agentel.semconv.attributes import DEFAULT_STORE, ENV_STORE
-from agentel.store.base import Store
 from agentel.store.errors import (
     AmbiguousIdError,
     NotFoundError,
@@ -17,7 +17,31 @@ from agentel.store.errors import (
     StoreError,
     StoreURLError,
 )
-from agentel.store.records import RunRecord, SpanRecord, build_span_record
+
+if TYPE_CHECKING:
+    from agentel.store.base import Store
+    from agentel.store.records import RunRecord, SpanRecord, build_span_record
+
+_LAZY = {
+    "Store": "agentel.store.base",
+    "RunRecord": "agentel.store.records",
+    "SpanRecord": "agentel.store.records",
+    "build_span_record": "agentel.store.records",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The store classes and records, imported when first asked for: ``agentel ui`` and the
+    URL helpers below start without the query layer."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AmbiguousIdError",

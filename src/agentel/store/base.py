@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from agentel.store.diff import diff_runs
-from agentel.store.errors import NotFoundError, QueryError, StoreError
+from agentel.store.errors import NotFoundError, QueryError, StoreError, redact_url
 from agentel.store.ingest import MAX_CONFLICT_RETRIES, IngestPlan, dedupe, nest, plan_ingest
 from agentel.store.liveness import process_alive, this_host
 from agentel.store.query import (
@@ -574,12 +574,3 @@ def run_sort_key(order_by: str) -> Any:
         return run.input_tokens + run.output_tokens
 
     return key
-
-
-def redact_url(url: str) -> str:
-    """A store URL fit for logs and errors: any ``user:password@`` becomes ``***@``."""
-    scheme, sep, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    if "@" in host:
-        host = "***@" + host.rsplit("@", 1)[1]
-    return scheme + sep + host + slash + path

@@ -27,3 +27,12 @@ class AmbiguousIdError(StoreError, LookupError):
         self.candidates = candidates
         shown = ", ".join(candidates[:10]) + (" ..." if len(candidates) > 10 else "")
         super().__init__(f"id prefix {prefix!r} is ambiguous; it matches: {shown}")
+
+
+def redact_url(url: str) -> str:
+    """A store URL fit for logs and errors: any ``user:password@`` becomes ``***@``."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        host = "***@" + host.rsplit("@", 1)[1]
+    return scheme + sep + host + slash + path

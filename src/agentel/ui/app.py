@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import json
 import logging
-import secrets
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -47,26 +43,19 @@ from agentel.store import (
 from agentel.store.base import redact_url
 from agentel.store.query import parse_time
 from agentel.store.where import WhereError
+from agentel.ui.shell import (
+    PAGES,
+    SECURITY_HEADERS,
+    STATIC,
+    UIConfig,
+    host_name,
+    page_html,
+)
 
 logger = logging.getLogger("agentel.ui")
 
-STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "agentel_ui_token"
 CSRF_HEADER = "x-agentel-csrf"
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
-SECURITY_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cross-origin-resource-policy", b"same-origin"),
-]
-PAGES = ("/", "/runs", "/conversations", "/stats", "/compare")
 MAX_LIMIT = 1000
 MAX_SPANS = 100_000
 MAX_BODY = 16 * 1024
@@ -117,27 +106,6 @@ WATERFALL_FIELDS = (
 
 class BadRequest(Exception):
     """A request the API cannot answer as asked: 400 with the message."""
-
-
-@dataclass
-class UIConfig:
-    """What the app serves and how it is guarded.
-
-    ``store_url`` is opened once per worker thread (SQLite) or once (MongoDB, memory); a
-    given ``store`` object is shared as it is (tests). ``token``: required on every request
-    when set. ``allowed_hosts``: when set, requests whose Host header names another host are
-    refused (a page on another site cannot reach a localhost server by DNS rebinding).
-    ``receiver``: serve OTLP/HTTP ``POST /v1/traces`` into the store too (the receiver's
-    route, with its limits; the token applies to it as to everything else).
-    """
-
-    store_url: str | None = None
-    store: Store | None = None
-    token: str | None = None
-    allowed_hosts: frozenset[str] | None = None
-    receiver: bool = False
-    max_body_bytes: int = 16 * 1024 * 1024
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
 
 class Stores:
@@ -494,10 +462,7 @@ def _token_of(scope: Scope) -> tuple[str | None, str | None, str | None]:
 def _host_of(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"host":
-            host = value.decode("latin-1").strip().lower()
-            if host.startswith("["):
-                return host[1:].split("]", 1)[0]
-            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+            return host_name(value.decode("latin-1"))
     return ""
 
 
@@ -590,7 +555,7 @@ def create_app(config: UIConfig) -> Starlette:
         raise ValueError("create_app needs a store or a store_url")
     stores = Stores(config)
     api = API(stores)
-    page = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{csrf}}", config.csrf)
+    page = page_html(config)
 
     async def index(request: Request) -> Response:
         return HTMLResponse(page, headers={"cache-control": "no-store"})
@@ -647,13 +612,3 @@ def create_app(config: UIConfig) -> Starlette:
     app.state.stores = stores
     app.add_middleware(Guard, config=config)
     return app
-
-
-def loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback name or address (the only hosts served without a token)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

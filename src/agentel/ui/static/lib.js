@@ -58,9 +58,17 @@ export class ApiError extends Error {
   }
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export async function api(path, params) {
   const query = params ? "?" + new URLSearchParams(params).toString() : "";
-  const response = await fetch("/api/" + path + query, { headers: { accept: "application/json" } });
+  let response;
+  // 503 + Retry-After: the server is still starting (its page answers first); ask again
+  for (let tries = 0; ; tries++) {
+    response = await fetch("/api/" + path + query, { headers: { accept: "application/json" } });
+    if (response.status !== 503 || !response.headers.get("retry-after") || tries >= 120) break;
+    await sleep(250);
+  }
   let body = null;
   try {
     body = await response.json();
