@@ -37,6 +37,8 @@ def matched(book: PriceBook, name: str) -> str | None:
         ("mistral.mistral-7b-instruct-v0:2", "mistral-7b-instruct"),
         ("mistral.mixtral-8x7b-instruct-v0:1", "mixtral-8x7b-instruct"),
         ("mistral.mistral-small-2402-v1:0", "mistral-small-2402"),
+        ("mistral.mistral-large-2402-v1:0", "mistral-large-2402"),
+        ("mistral.mistral-large-2407-v1:0", "mistral-large-2407"),
         ("us.mistral.pixtral-large-2502-v1:0", "pixtral-large"),
         ("us.anthropic.claude-3-5-haiku-20241022-v1:0", "claude-3-5-haiku"),
         ("eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5"),
@@ -82,6 +84,19 @@ def test_bedrock_prefixes_price_like_the_bare_id(book):
         "mistral-embed-code",
         "gemini-embedding-2-preview",
         "text-embedding-004",
+        # names from litellm's price file whose prices differ from their neighbour's
+        "gemini-2.5-pro-preview-tts",
+        "gemini-2.5-flash-image",
+        "gemini-2.5-flash-native-audio-latest",
+        "gemini-2.5-computer-use-preview-10-2025",
+        "gemini-3-pro-image-preview",
+        "gemini-3-flash-lite",
+        "gemini-3.1-flash-lite",
+        "gemini-3.5-flash",
+        "codestral-mamba-latest",
+        "codestral-embed",
+        "pixtral-12b-2409",
+        "us.amazon.nova-2-pro-v1:0",
     ],
 )
 def test_near_misses_stay_unpriced(book, name):

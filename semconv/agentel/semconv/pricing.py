@@ -94,6 +94,8 @@ FAMILY_WORDS: frozenset[str] = frozenset(
         "realtime", "audio", "live", "search", "tts", "transcribe", "image", "vision",
         "instruct", "embed", "embedding", "moderation", "omni", "computer",
         "code", "coder", "codex", "deep", "research", "reasoner", "thinking",
+        # architectures sold under a family's name: codestral-mamba is not codestral
+        "mamba",
     }
 )  # fmt: skip
 
