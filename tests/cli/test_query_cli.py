@@ -462,3 +462,13 @@ def test_reading_an_empty_file_never_writes_a_schema_into_it(tmp_path):
         assert out.returncode == 1 and "is empty" in out.stderr, command
     assert (tmp_path / "empty.db").stat().st_size == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
+
+
+def test_a_bad_abandon_after_is_an_error_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTEL_ABANDON_AFTER", "soon")
+    for command in (["runs"], ["stats"]):
+        out = run_agentel(*command, "--store", "sqlite:///none.db", cwd=tmp_path)
+        assert out.returncode == 2, out.stderr
+        assert "AGENTEL_ABANDON_AFTER" in out.stderr and "'soon'" in out.stderr
+        assert "Traceback" not in out.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -29,6 +29,7 @@ from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from agentel.exporters import _roots
 from agentel.exporters._convert import record_from_span
 from agentel.exporters._privacy import content_capture_from_env, redact_exceptions
 from agentel.exporters._retry import RetryBuffer
@@ -92,6 +93,9 @@ class StoreSpanExporter(SpanExporter):
         self.capture_content = content_capture_from_env()
         """When False (the default), exception messages are stored redacted (``_privacy``)."""
         self._unrecorded_drops = 0
+        self.dropped_live_runs = 0
+        """Running records of runs the live-run queue could not hold (see ``_roots``)."""
+        self._unrecorded_live = 0
         self._shutdown = False
         self._logged_drop = False
         self._dropped_counter = get_meter(
@@ -172,7 +176,10 @@ class StoreSpanExporter(SpanExporter):
                 self._drop(1, f"span {getattr(span, 'name', '?')!r} could not be converted", exc)
         if not records:
             return SpanExportResult.FAILURE if spans else SpanExportResult.SUCCESS
-        ok = self.write(records) and len(records) == len(spans)
+        converted = len(records)
+        if _roots.pending():  # runs whose running record the live-run queue has not written
+            records += _roots.take({r.run_id for r in records if r.run_id})
+        ok = self.write(records) and converted == len(spans)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def write(self, records: Sequence[SpanRecord]) -> bool:
@@ -208,7 +215,8 @@ class StoreSpanExporter(SpanExporter):
         """Put the drops counted since the last write on the store (under ``self._lock``)."""
         with self._count_lock:
             count, self._unrecorded_drops = self._unrecorded_drops, 0
-        if not count:
+            live, self._unrecorded_live = self._unrecorded_live, 0
+        if not count and not live:
             return
         try:
             with suppress_instrumentation():
@@ -217,11 +225,13 @@ class StoreSpanExporter(SpanExporter):
                     host=socket.gethostname(),
                     pid=os.getpid(),
                     service_name=self.service_name,
+                    live_runs=live,
                 )
         except Exception:
             logger.debug("agentel: recording %d dropped span(s) failed", count, exc_info=True)
             with self._count_lock:
                 self._unrecorded_drops += count
+                self._unrecorded_live += live
 
     def count_dropped(
         self, count: int, why: str = "the batch span processor's queue is full"
@@ -230,6 +240,19 @@ class StoreSpanExporter(SpanExporter):
         ``failed_spans``, the dropped-spans metric, one log line, and on the store with the
         next write."""
         self._drop(count, why)
+
+    def count_dropped_live_runs(self, count: int) -> None:
+        """Count running records the live-run queue could not hold: in ``dropped_live_runs``
+        and on the store with the next write. Not a loss of spans (each such run's record is
+        written with its first spans), so it logs once at INFO only."""
+        with self._count_lock:
+            self.dropped_live_runs += count
+            self._unrecorded_live += count
+        if self.dropped_live_runs == count:
+            logger.info(
+                "agentel: the live-run queue is full; running records of new runs are written "
+                "with their first spans instead (counted on the store)"
+            )
 
     def _salvage(self, records: list[SpanRecord], exc: BaseException) -> bool:
         """The store refused a batch for its content: store its spans one by one."""
@@ -277,7 +300,7 @@ class StoreSpanExporter(SpanExporter):
         done = self._retry.flush(deadline)
         if (
             done
-            and self._unrecorded_drops
+            and (self._unrecorded_drops or self._unrecorded_live)
             and self._store is not None
             and self._lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
         ):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, Span
 from opentelemetry.trace import SpanKind, StatusCode
 
 from agentel.store.records import SpanRecord, build_span_record
@@ -84,5 +86,32 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
         if links
         else None,
         resource=_resource(span.resource),
+        scope=scope.name if scope is not None else None,
+    )
+
+
+def live_record(span: Span, attributes: dict[str, Any], start_ns: int | None) -> SpanRecord:
+    """The store record of a top span that has started but not ended."""
+    ctx = span.context
+    parent = span.parent
+    resource = _attrs(span.resource.attributes)[0]  # a copy of its own, changed below
+    # the process running the run now: a resource built before a fork names the parent
+    resource["process.pid"] = os.getpid()
+    resource.setdefault("host.name", socket.gethostname())
+    scope = span.instrumentation_scope
+    plain, clean = _attrs(attributes)
+    return build_span_record(
+        trace_id=format(ctx.trace_id, "032x"),
+        span_id=format(ctx.span_id, "016x"),
+        parent_span_id=format(parent.span_id, "016x") if parent is not None else None,
+        name=span.name,
+        kind=span.kind.name.lower(),
+        start_ns=start_ns or 0,
+        end_ns=None,
+        status="unset",
+        status_message=None,
+        attributes=plain,
+        attributes_clean=clean,
+        resource=resource,
         scope=scope.name if scope is not None else None,
     )

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import queue
-import socket
 import threading
 import time
 import weakref
@@ -18,8 +17,9 @@ from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from agentel.exporters import _roots
 from agentel.exporters._base import StoreSpanExporter
-from agentel.exporters._convert import _attrs
+from agentel.exporters._convert import live_record
 from agentel.semconv.attributes import (
     AGENTEL_ITERATION,
     AGENTEL_RERUN_OF,
@@ -30,7 +30,7 @@ from agentel.semconv.attributes import (
     GEN_AI_OPERATION_NAME,
 )
 from agentel.semconv.normalize import RUN_OPERATIONS
-from agentel.store.records import SpanRecord, build_span_record, run_key, stamped_run_id
+from agentel.store.records import run_key, stamped_run_id
 
 logger = logging.getLogger("agentel.exporters")
 
@@ -99,8 +99,11 @@ class LiveRunSpanProcessor(SpanProcessor):
     a visible, unfinished run naming its ``pid`` and ``host``. When the span ends, the
     exporter writes the finished span over it; an unfinished snapshot never replaces a
     finished span, whichever is written first. ``on_start`` only copies the attributes and
-    enqueues (never blocks); when the small queue is full the snapshot is dropped and
-    counted in ``dropped``. Add it after :class:`RunIdSpanProcessor`, whose stamp it reads.
+    enqueues (never blocks); when the small queue is full the snapshot is dropped, counted in
+    ``dropped`` and, through the exporter, on the store. The top span is also held
+    (``_roots``) until its snapshot is written, so a store exporter writing the run's first
+    spans writes the snapshot with them: a dropped snapshot costs a run nothing but time.
+    Add it after :class:`RunIdSpanProcessor`, whose stamp it reads.
     """
 
     def __init__(
@@ -139,9 +142,12 @@ class LiveRunSpanProcessor(SpanProcessor):
             if self._stopped or not ctx.trace_flags.sampled:
                 return
             self._ensure_thread()
-            self._queue.put_nowait((span, dict(attributes), span.start_time))
+            snapshot = (span, dict(attributes), span.start_time)
+            _roots.hold(stamp, *snapshot)
+            self._queue.put_nowait(snapshot)
         except queue.Full:
             self.dropped += 1
+            self.exporter.count_dropped_live_runs(1)
         except Exception:
             if not self._logged:
                 self._logged = True
@@ -175,7 +181,8 @@ class LiveRunSpanProcessor(SpanProcessor):
             snapshots = [i for i in items if isinstance(i, tuple)]
             if snapshots:
                 try:
-                    self.exporter.write([_live_record(*s) for s in snapshots])
+                    if self.exporter.write([live_record(*s) for s in snapshots]):
+                        _roots.written(_own_run_id(s[0]) for s in snapshots)
                 except Exception:
                     if not self._logged:
                         self._logged = True
@@ -213,30 +220,3 @@ class LiveRunSpanProcessor(SpanProcessor):
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._owns_exporter:
             self.exporter.shutdown(max(0, int((deadline - time.monotonic()) * 1000)))
-
-
-def _live_record(span: Span, attributes: dict[str, Any], start_ns: int | None) -> SpanRecord:
-    """The store record of a top span that has started but not ended."""
-    ctx = span.context
-    parent = span.parent
-    resource = _attrs(span.resource.attributes)[0]  # a copy of its own, changed below
-    # the process running the run now: a resource built before a fork names the parent
-    resource["process.pid"] = os.getpid()
-    resource.setdefault("host.name", socket.gethostname())
-    scope = span.instrumentation_scope
-    plain, clean = _attrs(attributes)
-    return build_span_record(
-        trace_id=format(ctx.trace_id, "032x"),
-        span_id=format(ctx.span_id, "016x"),
-        parent_span_id=format(parent.span_id, "016x") if parent is not None else None,
-        name=span.name,
-        kind=span.kind.name.lower(),
-        start_ns=start_ns or 0,
-        end_ns=None,
-        status="unset",
-        status_message=None,
-        attributes=plain,
-        attributes_clean=clean,
-        resource=resource,
-        scope=scope.name if scope is not None else None,
-    )

@@ -459,6 +459,10 @@ ENV_MAX_CONTENT_CHARS: Final = "AGENTEL_MAX_CONTENT_CHARS"
 """Size cap for captured content, in characters."""
 ENV_MAX_ATTRIBUTE_CHARS: Final = "AGENTEL_MAX_ATTRIBUTE_CHARS"
 """Size cap the store applies to every string attribute value at ingest, in characters."""
+ENV_ABANDON_AFTER: Final = "AGENTEL_ABANDON_AFTER"
+"""How long a running run may go without a new span before it shows as abandoned: seconds, or
+90s, 30m, 2h, 1d (default 1 h).
+"""
 ENV_RERUN_OF: Final = "AGENTEL_RERUN_OF"
 """Set by `agentel rerun` for the command it runs: the id of the run being re-run (stamped as
 agentel.rerun.of).

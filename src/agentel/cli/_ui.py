@@ -10,6 +10,7 @@ import click
 
 from agentel.store import StoreError, StoreURLError, default_store_url, store_kind
 from agentel.store.errors import redact_url
+from agentel.store.liveness import abandon_after
 
 STORE_HELP = "Store URL: sqlite:///file.db, mongodb://host:port/db or memory:// [env AGENTEL_STORE]"
 
@@ -52,6 +53,7 @@ def ui(store_url: str | None, host: str, port: int, open_browser: bool, token: s
     url = store_url or default_store_url()
     try:
         store_kind(url)
+        abandon_after()  # a bad AGENTEL_ABANDON_AFTER is an error naming it, before serving
         serve(
             UIConfig(store_url=url, token=token or None, receiver=True),
             host,
@@ -61,7 +63,7 @@ def ui(store_url: str | None, host: str, port: int, open_browser: bool, token: s
                 f"agentel ui: {address} -> {redact_url(url)} (Ctrl-C to stop)", err=True
             ),
         )
-    except (UIError, StoreURLError) as exc:
+    except (UIError, StoreURLError, ValueError) as exc:
         raise UIUsageError(str(exc)) from exc
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc

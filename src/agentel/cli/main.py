@@ -31,6 +31,7 @@ from agentel.store import (
     open_store,
     sqlite_path,
 )
+from agentel.store.liveness import abandon_after
 from agentel.store.query import REPLAY_TYPES, STATS_BY, parse_duration_ms, parse_time
 from agentel.store.where import WhereError, parse
 
@@ -83,9 +84,19 @@ def _console() -> Console:
     return console
 
 
+def _check_settings() -> None:
+    """Settings the stores read from the environment: a bad one is an error naming it (the
+    stores themselves, inside an application, log it and use the default)."""
+    try:
+        abandon_after()
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+
+
 def _open(url: str | None, *, existing: bool = False) -> Store:
     """Open a store; with ``existing``, a SQLite file that is not there is an error, not a new
     empty store (a typo in --store must not look like "no runs")."""
+    _check_settings()
     url = url or default_store_url()
     if existing and url.startswith("sqlite:"):
         path = sqlite_path(url)
@@ -498,13 +509,24 @@ def stats(
 
 
 def drop_lines(drops: list[dict[str, Any]]) -> list[str]:
-    """One warning per process that lost spans before they reached the store."""
-    return [
-        f"warning: {d['dropped']} span(s) dropped in process {d['pid']} on {d['host']}"
-        + (f" ({d['service_name']})" if d["service_name"] else "")
-        + f", last at {d['last_at']}: its runs may be incomplete"
-        for d in drops
-    ]
+    """One warning per process that lost spans before they reached the store, and one note
+    per process whose live-run queue overflowed (its runs were recorded from their spans)."""
+    lines = []
+    for d in drops:
+        where = f"in process {d['pid']} on {d['host']}" + (
+            f" ({d['service_name']})" if d["service_name"] else ""
+        )
+        if d["dropped"]:
+            lines.append(
+                f"warning: {d['dropped']} span(s) dropped {where}, last at {d['last_at']}: "
+                "its runs may be incomplete"
+            )
+        if d.get("live_runs"):
+            lines.append(
+                f"note: {d['live_runs']} live-run record(s) dropped {where}: those runs showed "
+                "as running only once their first spans were written"
+            )
+    return lines
 
 
 def _resolve_export(store: Store, run: str | None, trace: str | None) -> dict[str, str]:

@@ -20,7 +20,7 @@ from typing import Any
 from agentel.store.diff import diff_runs
 from agentel.store.errors import NotFoundError, QueryError, StoreError, redact_url
 from agentel.store.ingest import MAX_CONFLICT_RETRIES, IngestPlan, dedupe, nest, plan_ingest
-from agentel.store.liveness import process_alive, this_host
+from agentel.store.liveness import process_alive, stale_cutoff_ns, this_host
 from agentel.store.query import (
     RunFilter,
     SpanFilter,
@@ -63,6 +63,7 @@ def dropped_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "pid": int(e["pid"]),
             "service_name": e.get("service_name"),
             "dropped": int(e["dropped"]),
+            "live_runs": int(e.get("live_runs") or 0),
             "first_at": iso_time(e["first_ns"]),
             "last_at": iso_time(e["last_ns"]),
         }
@@ -161,7 +162,8 @@ class Store(ABC):
 
     # --- abandoned runs -----------------------------------------------------------------------
     def mark_abandoned(self) -> list[str]:
-        """Persist ``abandoned`` for running runs of this host whose process is gone.
+        """Persist ``abandoned`` for running runs of this host whose process is gone, and for
+        running runs of any host whose newest span is older than ``AGENTEL_ABANDON_AFTER``.
 
         SQLite and MongoDB stores do it when opened, and every ingest settles the runs it
         recomputes, so readers see crashed runs as abandoned; a long-lived store object
@@ -172,6 +174,8 @@ class Store(ABC):
             for run_id, pid, start_ns in self._running_on(this_host())
             if pid is not None and not process_alive(pid, start_ns)
         ]
+        known = set(gone)
+        gone += [r for r in self._silent_since(stale_cutoff_ns()) if r not in known]
         if gone:
             self._set_abandoned(gone)
         return gone
@@ -179,6 +183,11 @@ class Store(ABC):
     @abstractmethod
     def _running_on(self, host: str) -> list[tuple[str, int | None, int | None]]:
         """(run_id, pid, start_ns) of the runs with status ``running`` recorded on ``host``."""
+
+    @abstractmethod
+    def _silent_since(self, cutoff_ns: int) -> list[str]:
+        """Ids of the ``running`` runs (any host) with no span starting or ending at or after
+        ``cutoff_ns``."""
 
     @abstractmethod
     def _set_abandoned(self, run_ids: list[str]) -> None:
@@ -473,16 +482,23 @@ class Store(ABC):
     # --- spans lost before the store ---------------------------------------------------------
     @abstractmethod
     def record_dropped_spans(
-        self, count: int, *, host: str, pid: int, service_name: str | None = None
+        self,
+        count: int,
+        *,
+        host: str,
+        pid: int,
+        service_name: str | None = None,
+        live_runs: int = 0,
     ) -> None:
         """Add ``count`` to the spans process ``pid`` on ``host`` lost before they reached
         any store (a full batch queue, an outage longer than the retry buffer), so readers
-        of this store learn that some runs are incomplete."""
+        of this store learn that some runs are incomplete; ``live_runs`` counts the running
+        records its live-run queue could not hold (those runs are judged from their spans)."""
 
     @abstractmethod
     def dropped_spans(self) -> list[dict[str, Any]]:
-        """Per process that recorded drops: host, pid, service_name, dropped, first_at,
-        last_at; most drops first."""
+        """Per process that recorded drops: host, pid, service_name, dropped, live_runs,
+        first_at, last_at; most drops first."""
 
     # --- feedback and retention -------------------------------------------------------------
     @abstractmethod

@@ -165,8 +165,8 @@ def plan_ingest(
             s for s in mark_counted(members) if (s.trace_id, s.span_id) not in written_keys
         ]
         run = compute_run(run_id, members)
-        if run is not None:
-            settle(run)  # a live run whose process is gone is abandoned, not running
+        if run is not None:  # a live run whose process is gone, or silent too long: abandoned
+            settle(run, max(max(s.start_ns, s.end_ns or 0) for s in members))
         if run is None:
             plan.deleted_runs.append(run_id)
         else:

@@ -128,6 +128,18 @@ class MemoryStore(Store):
                 if r.status == "running" and r.host == host
             ]
 
+    def _silent_since(self, cutoff_ns: int) -> list[str]:
+        with self._lock:
+            return [
+                run.run_id
+                for run in self._runs.values()
+                if run.status == "running"
+                and all(
+                    max(self._spans[k].start_ns, self._spans[k].end_ns or 0) < cutoff_ns
+                    for k in self._by_run.get(run.run_id, ())
+                )
+            ]
+
     def _set_abandoned(self, run_ids: list[str]) -> None:
         with self._lock:
             for run_id in run_ids:
@@ -223,17 +235,32 @@ class MemoryStore(Store):
 
     # --- feedback and retention -------------------------------------------------------------
     def record_dropped_spans(
-        self, count: int, *, host: str, pid: int, service_name: str | None = None
+        self,
+        count: int,
+        *,
+        host: str,
+        pid: int,
+        service_name: str | None = None,
+        live_runs: int = 0,
     ) -> None:
-        if count <= 0:
+        count, live_runs = max(0, count), max(0, live_runs)
+        if not count and not live_runs:
             return
         now = time.time_ns()
         with self._lock:
             entry = self._dropped.setdefault(
                 (host, pid),
-                {"host": host, "pid": pid, "service_name": None, "dropped": 0, "first_ns": now},
+                {
+                    "host": host,
+                    "pid": pid,
+                    "service_name": None,
+                    "dropped": 0,
+                    "live_runs": 0,
+                    "first_ns": now,
+                },
             )
             entry["dropped"] += count
+            entry["live_runs"] += live_runs
             entry["last_ns"] = now
             entry["service_name"] = service_name or entry["service_name"]
 

@@ -454,6 +454,14 @@ class MongoStore(Store):
         )
         return [(d["_id"], d.get("pid"), d.get("start_ns")) for d in cursor]
 
+    def _silent_since(self, cutoff_ns: int) -> list[str]:
+        running = [d["_id"] for d in self._runs.find({"status": "running"}, {"_id": 1})]
+        if not running:
+            return []
+        recent = {"$or": [{"start_ns": {"$gte": cutoff_ns}}, {"end_ns": {"$gte": cutoff_ns}}]}
+        active = set(self._spans.distinct("run_id", {"run_id": {"$in": running}, **recent}))
+        return [run_id for run_id in running if run_id not in active]
+
     def _set_abandoned(self, run_ids: list[str]) -> None:
         # bumping the version makes a writer recomputing the same run meanwhile start over
         self._runs.update_many(
@@ -596,13 +604,20 @@ class MongoStore(Store):
 
     # --- feedback and retention -------------------------------------------------------------
     def record_dropped_spans(
-        self, count: int, *, host: str, pid: int, service_name: str | None = None
+        self,
+        count: int,
+        *,
+        host: str,
+        pid: int,
+        service_name: str | None = None,
+        live_runs: int = 0,
     ) -> None:
-        if count <= 0:
+        count, live_runs = max(0, count), max(0, live_runs)
+        if not count and not live_runs:
             return
         now = time.time_ns()
         update: dict[str, Any] = {
-            "$inc": {"dropped": count},
+            "$inc": {"dropped": count, "live_runs": live_runs},
             "$set": {"last_ns": now},
             "$setOnInsert": {"host": host, "pid": pid, "first_ns": now},
         }

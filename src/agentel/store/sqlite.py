@@ -201,12 +201,14 @@ _DROPPED_TABLE = (
     "  pid INTEGER NOT NULL,\n"
     "  service_name TEXT,\n"
     "  dropped INTEGER NOT NULL,\n"
+    "  live_runs INTEGER NOT NULL DEFAULT 0,\n"
     "  first_ns INTEGER NOT NULL,\n"
     "  last_ns INTEGER NOT NULL,\n"
     "  PRIMARY KEY (host, pid)\n)"
 )
 """Created by the first recorded drop, not by a migration: most stores never need it, and a
 reader of an older store finds no table and so no drops."""
+_DROPPED_LIVE_COLUMN = "ALTER TABLE dropped_spans ADD COLUMN live_runs INTEGER NOT NULL DEFAULT 0"
 
 
 def _create_private(path: str) -> bool:
@@ -417,6 +419,18 @@ class SQLiteStore(Store):
                 (host,),
             ).fetchall()
 
+    def _silent_since(self, cutoff_ns: int) -> list[str]:
+        with self._lock:
+            return [
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT run_id FROM runs WHERE status = 'running' AND NOT EXISTS ("
+                    "SELECT 1 FROM spans WHERE spans.run_id = runs.run_id "
+                    "AND (start_ns >= ? OR end_ns >= ?))",
+                    (cutoff_ns, cutoff_ns),
+                )
+            ]
+
     def _set_abandoned(self, run_ids: list[str]) -> None:
         with self._writing():
             self.conn.executemany(
@@ -426,31 +440,47 @@ class SQLiteStore(Store):
 
     # --- spans lost before the store ---------------------------------------------------------
     def record_dropped_spans(
-        self, count: int, *, host: str, pid: int, service_name: str | None = None
+        self,
+        count: int,
+        *,
+        host: str,
+        pid: int,
+        service_name: str | None = None,
+        live_runs: int = 0,
     ) -> None:
-        if count <= 0:
+        count, live_runs = max(0, count), max(0, live_runs)
+        if not count and not live_runs:
             return
         now = time.time_ns()
         with self._writing():
             self.conn.execute(_DROPPED_TABLE)
+            if "live_runs" not in self._dropped_columns():  # a table an older agentel made
+                self.conn.execute(_DROPPED_LIVE_COLUMN)
             self.conn.execute(
-                "INSERT INTO dropped_spans (host, pid, service_name, dropped, first_ns, last_ns) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (host, pid) DO UPDATE SET "
-                "dropped = dropped + excluded.dropped, last_ns = excluded.last_ns, "
+                "INSERT INTO dropped_spans "
+                "(host, pid, service_name, dropped, live_runs, first_ns, last_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host, pid) DO UPDATE SET "
+                "dropped = dropped + excluded.dropped, "
+                "live_runs = live_runs + excluded.live_runs, last_ns = excluded.last_ns, "
                 "service_name = coalesce(excluded.service_name, service_name)",
-                (host, pid, service_name, count, now, now),
+                (host, pid, service_name, count, live_runs, now, now),
             )
 
+    def _dropped_columns(self) -> set[str]:
+        return {row[1] for row in self.conn.execute("PRAGMA table_info(dropped_spans)")}
+
     def dropped_spans(self) -> list[dict[str, Any]]:
-        try:
+        with self._lock:
+            columns = self._dropped_columns()
+            if not columns:  # no drop recorded yet: no table
+                return []
+            names = [
+                "host", "pid", "service_name", "dropped", "first_ns", "last_ns",
+                *(["live_runs"] if "live_runs" in columns else []),
+            ]  # fmt: skip
             rows = self.conn.execute(
-                "SELECT host, pid, service_name, dropped, first_ns, last_ns FROM dropped_spans"
+                "SELECT " + ", ".join(names) + " FROM dropped_spans"
             ).fetchall()
-        except sqlite3.OperationalError as exc:  # no drop recorded yet: no table
-            if "no such table" not in str(exc):
-                raise
-            return []
-        names = ("host", "pid", "service_name", "dropped", "first_ns", "last_ns")
         return dropped_entries([dict(zip(names, row, strict=True)) for row in rows])
 
     # --- feedback and retention -------------------------------------------------------------
