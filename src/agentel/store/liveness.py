@@ -17,9 +17,12 @@ import os
 import re
 import socket
 import time
+from typing import TYPE_CHECKING
 
 from agentel.semconv.attributes import ENV_ABANDON_AFTER
-from agentel.store.records import RunRecord
+
+if TYPE_CHECKING:  # kept light: the CLI's ui command checks settings before loading a store
+    from agentel.store.records import RunRecord
 
 ABANDONED = "abandoned"
 RUNNING = "running"
