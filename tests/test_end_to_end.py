@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import openai
@@ -92,3 +93,43 @@ def test_failed_llm_call_is_an_error_span_and_run(weather, instrumented, sqlite_
         (llm_span,) = root["children"]
         assert llm_span["status"] == "error"
         assert llm_span["error_type"] == "openai.InternalServerError"
+
+
+def test_a_dated_response_model_is_found_by_its_family(instrumented, sqlite_recording):
+    """The real API answers gpt-4o-mini with gpt-4o-mini-2024-07-18: filters, --where and
+    stats still find the call by the model asked for, and never under gpt-4o."""
+    from click.testing import CliRunner
+
+    from agentel.cli.main import main
+
+    with ScriptedLLMServer(auto=False) as server:
+        server.enqueue(
+            Reply.text(
+                "hi", model="gpt-4o-mini-2024-07-18", usage=Usage(input_tokens=10, output_tokens=5)
+            ),
+        )
+        client = openai.OpenAI(base_url=server.openai_base_url, api_key="k", max_retries=0)
+        reply = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert reply.model == "gpt-4o-mini-2024-07-18"
+    with sqlite_recording.open() as store:
+        (run,) = store.runs(model="gpt-4o-mini")
+        assert run["models"] == ["gpt-4o-mini-2024-07-18"]
+        assert run["cost_usd"] == pytest.approx(10 * IN + 5 * OUT, rel=1e-9)
+        assert store.runs(model="gpt-4o") == []
+        assert store.runs(where="model == 'gpt-4o-mini'") == [run]
+        assert [r["group"] for r in store.stats("model")] == ["gpt-4o-mini"]
+        assert [r["group"] for r in store.stats("response_model")] == ["gpt-4o-mini-2024-07-18"]
+    cli = CliRunner()
+    found = cli.invoke(
+        main,
+        ["runs", "--store", sqlite_recording.url, "--model", "gpt-4o-mini", "--format", "json"],
+    )
+    assert found.exit_code == 0, found.output
+    assert [r["run_id"] for r in json.loads(found.output)] == [run["run_id"]]
+    bad = cli.invoke(
+        main, ["runs", "--store", sqlite_recording.url, "--where", "model_name == 'x'"]
+    )
+    assert bad.exit_code == 2
+    assert "unknown field 'model_name'" in bad.output and "models" in bad.output

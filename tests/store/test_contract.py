@@ -361,3 +361,66 @@ def test_a_child_process_given_only_traceparent_joins_the_run_above_it(store, or
     assert run["run_id"] == rid("a" * 16)
     assert (run["span_count"], run["llm_calls"], run["input_tokens"]) == (6, 3, 2507)
     assert {s["run_id"] for s in store.spans()} == {rid("a" * 16)}
+
+
+def _model_runs() -> list:
+    """One call per run: (trace letter, request model, response model or None)."""
+    calls = [
+        ("a", "gpt-4o-mini", "gpt-4o-mini-2024-07-18"),  # what the real API answers
+        ("b", "gpt-4o", "gpt-4o-2024-08-06"),
+        ("c", "my-deployment", "gpt-4o-mini-2024-07-18"),  # an Azure deployment name
+        ("d", "openai/gpt-4o-mini", None),
+    ]
+    spans = []
+    for letter, asked, answered in calls:
+        response = {} if answered is None else {"gen_ai.response.model": answered}
+        spans.append(chat(letter * 16, None, model=asked, trace_id=letter * 32, **response))
+    return spans
+
+
+def _letters(runs: list[dict]) -> str:
+    return "".join(sorted(r["trace_id"][0] for r in runs))
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("gpt-4o-mini", "acd"),  # request, dated response, provider-prefixed request
+        ("gpt-4o", "b"),  # never the gpt-4o-mini family
+        ("gpt-4o-mini-2024-07-18", "ac"),
+        ("GPT-4o-Mini ", "acd"),
+        ("my-deployment", "c"),
+        ("gpt-4o-2024-08-06", "b"),
+        ("gpt-4", ""),
+    ],
+)
+def test_model_filter_matches_request_response_and_dated_family(store, model, expected):
+    store.ingest(_model_runs())
+    assert _letters(store.runs(model=model)) == expected
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("model == 'gpt-4o'", "b"),
+        ("models == 'gpt-4o-mini'", "acd"),
+        ("not model == 'gpt-4o-mini'", "b"),
+        ("model in ('my-deployment', 'gpt-4o')", "bc"),
+        ("model != 'gpt-4o-mini-2024-07-18' and model != null", "bd"),
+    ],
+)
+def test_where_model_matches_as_the_model_filter_does(store, where, expected):
+    store.ingest(_model_runs())
+    assert _letters(store.runs(where=where)) == expected
+
+
+def test_stats_group_by_request_model_or_by_response_model(store):
+    store.ingest(_model_runs())
+    by_request = {r["group"]: r["count"] for r in store.stats("model")}
+    assert by_request == {"gpt-4o-mini": 1, "gpt-4o": 1, "my-deployment": 1,
+                          "openai/gpt-4o-mini": 1}  # fmt: skip
+    by_response = {r["group"]: r["count"] for r in store.stats("response_model")}
+    assert by_response == {"gpt-4o-mini-2024-07-18": 2, "gpt-4o-2024-08-06": 1,
+                           "openai/gpt-4o-mini": 1}  # fmt: skip
+    (span,) = store.spans(trace_id="c" * 32)
+    assert (span["model"], span["request_model"]) == ("gpt-4o-mini-2024-07-18", "my-deployment")

@@ -55,3 +55,20 @@ def test_unreachable_server_fails_fast_with_a_clear_error():
     ):
         MongoStore(f"mongodb://u:pw@127.0.0.1:{port}/db", server_selection_timeout_ms=300)
     assert time.monotonic() - started < 5
+
+
+def test_documents_of_layout_2_get_request_models_and_model_keys(mongodb_url):
+    """Layout 2 kept only each span's response model and no model keys on runs."""
+    with MongoStore(mongodb_url) as store:
+        store.ingest(agent_run())
+        store._spans.update_many({}, {"$unset": {"request_model": ""}})
+        store._runs.update_many({}, {"$unset": {"model_keys": ""}})
+        store._spans.update_many(  # what the real API answers
+            {"model": "gpt-4o-mini"}, {"$set": {"model": "gpt-4o-mini-2024-07-18"}}
+        )
+        store._meta.update_one({"_id": "schema"}, {"$set": {"version": 2}}, upsert=True)
+        assert store.runs(model="gpt-4o-mini") == []
+    with MongoStore(mongodb_url) as store:
+        assert [r["run_id"] for r in store.runs(model="gpt-4o-mini")] == [rid("a" * 16)]
+        assert {s["request_model"] for s in store.spans(category="llm")} == {"gpt-4o-mini"}
+        assert store._meta.find_one({"_id": "schema"})["version"] == 3

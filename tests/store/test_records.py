@@ -61,6 +61,7 @@ def test_build_span_record_sets_every_field_by_name():
     expected = SpanRecord(
         **parts,
         **{**norm, "run_id": "d" * 32 + "e" * 16},  # a bare span id names a run of this trace
+        request_model="gpt-4o",  # the response model is the dated gpt-4o-2024-08-06
         run_id_stamped=True,
         service_name="svc",
     )

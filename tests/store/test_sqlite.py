@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -108,6 +109,38 @@ def test_a_version_4_file_gets_run_ids_of_trace_and_span_and_merged_runs_split(t
     assert runs[attacker + bare]["input_tokens"] == 999_999
     assert {s["run_id"] for s in store.spans(trace_id=victim)} == {victim + bare}
     assert store.conn.execute("SELECT run_id FROM feedback").fetchall() == [(attacker + bare,)]
+    store.close()
+
+
+def test_a_version_5_file_gets_request_models_and_model_filters_by_family(tmp_path):
+    """Before version 6 spans kept only the response model and runs only their models: the
+    migration reads each span's request model from its attributes and recomputes every run."""
+    path = tmp_path / "v5.db"
+    conn = sqlite3.connect(path)
+    _apply(conn, 5)
+    run_id = "ab" * 16 + "1" * 16
+    attributes = {
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+    }
+    conn.execute(
+        "INSERT INTO spans (trace_id, span_id, name, kind, start_ns, end_ns, status, run_id, "
+        "run_id_stamped, category, operation, model, input_tokens, counted, attributes) "
+        "VALUES (?, ?, 'chat', 'client', 1, 2, 'ok', ?, 1, 'llm', 'chat', ?, 10, 1, ?)",
+        ("ab" * 16, "1" * 16, run_id, "gpt-4o-mini-2024-07-18", json.dumps(attributes)),
+    )
+    conn.execute(
+        "INSERT INTO runs (run_id, trace_id, status, start_ns, models) VALUES (?, ?, 'ok', 1, ?)",
+        (run_id, "ab" * 16, '["gpt-4o-mini-2024-07-18"]'),
+    )
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(str(path))
+    assert [r["run_id"] for r in store.runs(model="gpt-4o-mini")] == [run_id]
+    assert store.runs(model="gpt-4o") == []
+    (span,) = store.spans()
+    assert span["request_model"] == "gpt-4o-mini"
+    assert [r["group"] for r in store.stats("model")] == ["gpt-4o-mini"]
     store.close()
 
 

@@ -24,7 +24,8 @@ from agentel.store.where import (
 from tests.store.store_helpers import rec
 
 COLUMNS = {f: f for f in FIELDS} | {
-    "model": "models",
+    "model": "model_keys",
+    "models": "model_keys",
     "duration_ms": "((end_ns - start_ns) / 1e6)",
 }
 
@@ -203,3 +204,12 @@ def test_sql_and_python_always_agree(runs_db, text):
 
 def test_parse_tree_shape():
     assert parse("errors in (1, 2)") == Compare("errors", "in", (1.0, 2.0))
+
+
+def test_models_is_another_name_for_model_and_a_bad_field_lists_the_good_ones():
+    assert to_predicate(parse("models == 'gpt-4o'"))({"models": ["gpt-4o-2024-08-06"]})
+    with pytest.raises(WhereError) as caught:
+        parse("model_name == 'gpt-4o'")
+    message = str(caught.value)
+    assert message.startswith("unknown field 'model_name' at position 0; fields: run_id, ")
+    assert all(name in message for name in FIELDS)

@@ -40,11 +40,13 @@ from agentel.semconv import attributes as A
 from agentel.semconv.attributes import Category, Operation
 
 __all__ = [
+    "REQUEST_MODEL_KEYS",
     "RUN_OPERATIONS",
     "USAGE_CATEGORIES",
     "category_for",
     "normalize",
     "operation_for",
+    "request_model",
 ]
 
 _CATEGORY_BY_OPERATION = {
@@ -147,6 +149,13 @@ _MODEL_KEYS = (
     "llm.request.model",
     LANGFUSE_MODEL,
 )
+REQUEST_MODEL_KEYS = (
+    A.GEN_AI_REQUEST_MODEL,
+    "llm.request.model",
+    "llm.model_name",
+    LANGFUSE_MODEL,
+)
+"""Where a span names the model its call asked for, in order of preference."""
 _PROVIDER_KEYS = (A.GEN_AI_PROVIDER_NAME, A.GEN_AI_SYSTEM, "llm.provider", "llm.system")
 _INPUT_KEYS = (
     A.GEN_AI_USAGE_INPUT_TOKENS,
@@ -549,6 +558,20 @@ def normalized_values(name: str, kind: str | None, attrs: Mapping[str, Any]) -> 
         return _native_values(name, attrs)
     fields = _fields(name, attrs)
     return tuple([fields[f] for f in NORMALIZED_FIELDS])
+
+
+def request_model(attrs: Mapping[str, Any], model: str | None) -> str | None:
+    """The model a span's call asked for, or ``model`` (the one that answered, else the one
+    asked for) when no request model is named. Statistics group calls by it: a dated
+    response model (``gpt-4o-mini-2024-07-18``) stays with the model that was asked for."""
+    if model is None:
+        return None
+    get = attrs.get
+    for key in REQUEST_MODEL_KEYS:
+        value = get(key)
+        if value is not None and (found := _str(value)) is not None:
+            return found
+    return model
 
 
 def _fields(name: str, attrs: Mapping[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,7 @@ __all__ = [
     "cost_attributes",
     "default_pricebook",
     "load_overrides",
+    "model_family",
     "set_default_pricebook",
 ]
 
@@ -110,21 +111,24 @@ _BEDROCK_PREFIX = re.compile(
     r"(?:anthropic|amazon|meta|mistral|cohere|ai21|deepseek|openai|google|xai|qwen|writer)\."
 )
 _CLAUDE_DOT = re.compile(r"(?<=\d)\.(?=\d)")
-_SNAPSHOT_SUFFIXES = tuple(
-    re.compile(p)
-    for p in (
-        r"@[^@]*$",  # Vertex: claude-3-5-sonnet-v2@20241022, gemini-...@001
-        r"-v\d+(?::\d+)?$",  # Bedrock: -v1:0, -v2
-        r"-latest$",
-        r"-\d{4}-\d{2}-\d{2}$",  # OpenAI: -2024-08-06
-        r"-\d{8}$",  # Anthropic: -20241022
-        r"-preview-\d{2}-\d{2,4}$",  # Gemini: -preview-05-06, -preview-09-2025
-        r"-preview$",
-        r"-\d{4}$",  # -0613, -2411 (Mistral), -0709 (xAI)
-        r"-\d{3}$",  # Google: -001
-        r"(?<=-\d)-0$",  # claude-sonnet-4-0 -> claude-sonnet-4
-    )
+# (pattern, names a snapshot of the same model): the second kind is also how model filters
+# find a dated name's family; ``-v2`` and ``-preview`` alone may name another model
+# (``deepseek-v2``, ``o1-preview``), so they only serve price lookups, tried after the name.
+_SUFFIXES = (
+    (r"@[^@]*$", True),  # Vertex: claude-3-5-sonnet-v2@20241022, gemini-...@001
+    (r"-v\d+:\d+$", True),  # Bedrock: -v1:0
+    (r"-v\d+$", False),  # -v2
+    (r"-latest$", True),
+    (r"-\d{4}-\d{2}-\d{2}$", True),  # OpenAI: -2024-08-06
+    (r"-\d{8}$", True),  # Anthropic: -20241022
+    (r"-preview-\d{2}-\d{2,4}$", True),  # Gemini: -preview-05-06, -preview-09-2025
+    (r"-preview$", False),
+    (r"-\d{4}$", True),  # -0613, -2411 (Mistral), -0709 (xAI)
+    (r"-\d{3}$", True),  # Google: -001
+    (r"(?<=-\d)-0$", True),  # claude-sonnet-4-0 -> claude-sonnet-4
 )
+_SNAPSHOT_SUFFIXES = tuple(re.compile(p) for p, _ in _SUFFIXES)
+_DATED_SUFFIXES = tuple(re.compile(p) for p, dated in _SUFFIXES if dated)
 _TOKEN_SPLIT = re.compile(r"[-_.:@/ ]+")
 _SNAPSHOT_NUMBER = re.compile(r"^\d{3,}$")
 
@@ -376,12 +380,30 @@ def _strip_provider(name: str) -> str:
     return name
 
 
-def _strip_one_suffix(name: str) -> str | None:
-    for pattern in _SNAPSHOT_SUFFIXES:
+def _strip_one_suffix(
+    name: str, patterns: tuple[re.Pattern[str], ...] = _SNAPSHOT_SUFFIXES
+) -> str | None:
+    for pattern in patterns:
         stripped = pattern.sub("", name, count=1)
         if stripped != name and stripped:
             return stripped
     return None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def model_family(name: str) -> str:
+    """The model a (dated) model name is a snapshot of, by the catalog's matching rules:
+    lower case, provider prefix stripped (rule 2), snapshot suffixes stripped (rule 3).
+
+    ``gpt-4o-mini-2024-07-18`` -> ``gpt-4o-mini``, ``openai/gpt-4o`` -> ``gpt-4o``,
+    ``anthropic.claude-3-5-haiku-20241022-v1:0`` -> ``claude-3-5-haiku``. Nothing else is cut,
+    so a family never reaches another model: ``gpt-4o-mini`` stays itself (never ``gpt-4o``),
+    and so do ``o1-preview`` and ``deepseek-v3``. Model filters match a name by its family.
+    """
+    current = _strip_provider(_norm(name))
+    while (stripped := _strip_one_suffix(current, _DATED_SUFFIXES)) is not None:
+        current = stripped
+    return current
 
 
 def _remainder_ok(remainder: str) -> bool:

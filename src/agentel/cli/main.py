@@ -33,7 +33,7 @@ from agentel.store import (
 )
 from agentel.store.liveness import abandon_after
 from agentel.store.query import REPLAY_TYPES, STATS_BY, parse_duration_ms, parse_time
-from agentel.store.where import WhereError, parse
+from agentel.store.where import FIELD_NAMES, WhereError, parse
 
 EXIT_CODES = """\b
 Exit status:
@@ -216,7 +216,11 @@ def main() -> None:
 )
 @since_option
 @until_option
-@click.option("--model", help="Only runs that called this model.")
+@click.option(
+    "--model",
+    help="Only runs with a call that asked for or was answered by this model, or a dated "
+    "snapshot of it (gpt-4o-mini matches gpt-4o-mini-2024-07-18, never gpt-4o); any case.",
+)
 @click.option("--provider", help="Only runs that called this provider (openai, anthropic...).")
 @click.option("--tool", metavar="NAME", help="Only runs that called the tool of this name.")
 @click.option("--conversation", help="Only runs of this conversation id.")
@@ -233,8 +237,9 @@ def main() -> None:
 @click.option(
     "--where",
     type=WhereType(),
-    help="Filter expression, e.g. \"cost_usd > 0.01 and model == 'gpt-4o'\" "
-    "(fields: the run's JSON fields; and, or, not, in, null).",
+    help="Filter expression, e.g. \"cost_usd > 0.01 and model == 'gpt-4o'\"; "
+    "and, or, not, in, null, == != > >= < <=. Fields: " + FIELD_NAMES + " (model and "
+    "models compare as --model does).",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
@@ -467,7 +472,8 @@ def cassette_export(
     type=click.Choice(STATS_BY),
     default="model",
     show_default=True,
-    help="Group by model, provider or tool (spans), or agent, day or hour (runs).",
+    help="Group by model (the request model), response_model (the model that answered, "
+    "e.g. a dated snapshot), provider or tool (spans), or agent, day or hour (runs).",
 )
 @since_option
 @until_option
@@ -482,8 +488,10 @@ def stats(
     """Totals per group: count, errors, tokens, cost, p50/p95 latency, with a bar chart of
     cost.
 
-    model/provider: LLM and embedding calls whose usage counts towards runs (a framework
-    span around a provider span counts once); tool: tool calls; agent/day/hour: runs, by
+    model/response_model/provider: LLM and embedding calls whose usage counts towards runs
+    (a framework span around a provider span counts once), by the model asked for or the
+    model that answered (a call with no response model counts under the one asked for);
+    tool: tool calls; agent/day/hour: runs, by
     their start (UTC). Percentiles are nearest-rank over finished items. Processes that
     dropped spans before they reached the store are listed after the table (on stderr for
     json and csv).

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from agentel.semconv.normalize import USAGE_CATEGORIES
+from agentel.semconv.normalize import USAGE_CATEGORIES, request_model
 from agentel.store.base import (
     IngestPlan,
     Store,
@@ -54,6 +54,7 @@ from agentel.store.records import (
     RunRecord,
     SpanRecord,
     dump_json,
+    model_key,
     run_key,
     shared_json,
     span_columns,
@@ -65,7 +66,7 @@ from agentel.store.where import FIELDS, to_mongo
 ENV_TTL_DAYS = "AGENTEL_MONGODB_TTL_DAYS"
 DEFAULT_DATABASE = "agentel"
 DUPLICATE_KEY = 11000
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The document layout this code writes (kept in the ``meta`` collection; see ``_migrate``)."""
 _PRUNE_BATCH = 250
 _INSERT_CHUNK = 1000
@@ -83,7 +84,11 @@ _SPAN_DEFAULTS: dict[str, Any] = {
     "counted": False,
 }
 _LOAD_PROJECTION = {c: 0 for c in ("attributes", "events", "links", "cost_breakdown")}
-_WHERE_FIELDS = {f: f for f in FIELDS} | {"run_id": "_id", "model": "models"}
+_WHERE_FIELDS = {f: f for f in FIELDS} | {
+    "run_id": "_id",
+    "model": "model_keys",
+    "models": "model_keys",
+}
 _STATS_PROJECTION = {
     "_id": 0,
     **{
@@ -96,6 +101,7 @@ _STATS_PROJECTION = {
             "category",
             "counted",
             "model",
+            "request_model",
             "provider",
             "tool_name",
             "status",
@@ -187,6 +193,7 @@ def _run_doc(run: RunRecord, version: int) -> dict[str, Any]:
 def _run_from_doc(doc: dict[str, Any]) -> RunRecord:
     data = {c: doc.get(c) for c in RUN_COLUMNS if c != "run_id"}
     data["models"] = data["models"] or []
+    data["model_keys"] = data["model_keys"] or []
     return RunRecord(run_id=doc["_id"], **{k: v for k, v in data.items() if v is not None})
 
 
@@ -286,14 +293,18 @@ class MongoStore(Store):
 
         2: run ids name the trace too (trace id + root span id, where they were the root
         span id alone). Runs, spans and feedback are renamed, then the renamed runs are
-        recomputed from their spans, which splits runs that two traces had merged. Every
-        step can be repeated, so a migration cut short is finished by the next open.
+        recomputed from their spans, which splits runs that two traces had merged.
+        3: spans get ``request_model`` (read from their attributes; their model when none
+        is named) and runs ``model_keys``, by recomputing the runs with a model call.
+        Every step can be repeated, so a migration cut short is finished by the next open
+        (the steps of 2 find nothing to do in a store that has them).
         """
         from pymongo import UpdateOne
         from pymongo.errors import DuplicateKeyError
 
         held = self._meta.find_one({"_id": "schema"}) or {}
-        if held.get("version", 1) >= SCHEMA_VERSION:
+        version = held.get("version", 1)
+        if version >= SCHEMA_VERSION:
             return
         bare = {"$regex": "^[0-9a-f]{16}$"}
         renamed: dict[str, str] = {}
@@ -320,8 +331,36 @@ class MongoStore(Store):
                 ops = []
         if ops:
             self._spans.bulk_write(ops, ordered=False)
+        if version < 3:
+            touched |= self._fill_request_models()
         self._recompute(touched)
         self._meta.update_one({"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True)
+
+    def _fill_request_models(self) -> set[str]:
+        """Set ``request_model`` on the spans that name a model; the ids of their runs."""
+        from pymongo import UpdateOne
+
+        runs: set[str] = set()
+        ops = []
+        cursor = self._spans.find(
+            {"model": {"$ne": None}}, {"trace_id": 1, "run_id": 1, "model": 1, "attributes": 1}
+        )
+        for doc in cursor:
+            attributes = json.loads(doc.get("attributes") or "{}")
+            ops.append(
+                UpdateOne(
+                    {"_id": doc["_id"], "trace_id": doc["trace_id"]},
+                    {"$set": {"request_model": request_model(attributes, doc["model"])}},
+                )
+            )
+            if doc.get("run_id"):
+                runs.add(doc["run_id"])
+            if len(ops) >= 1000:
+                self._spans.bulk_write(ops, ordered=False)
+                ops = []
+        if ops:
+            self._spans.bulk_write(ops, ordered=False)
+        return runs
 
     @staticmethod
     def _ttl_index(collection: Any, field: str, seconds: int) -> None:
@@ -496,7 +535,7 @@ class MongoStore(Store):
         # one flat document: planners pick indexes best from it
         query: dict[str, Any] = found.equalities()
         if found.model is not None:
-            query["models"] = found.model
+            query["model_keys"] = model_key(found.model)
         start = _range(found.since_ns, found.until_ns)
         if start:
             query["start_ns"] = start

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-from agentel.semconv.normalize import normalized_values
-from agentel.semconv.pricing import default_pricebook
+from agentel.semconv.normalize import normalized_values, request_model
+from agentel.semconv.pricing import default_pricebook, model_family
 from agentel.store.sanitize import clean_attributes, clean_events, clean_fields
 
 try:  # the optional speed-up (``agentel[speedups]``); the json module is the reference
@@ -26,6 +26,17 @@ TOKEN_FIELDS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
+
+
+def model_key(name: str) -> str:
+    """How a model filter's value is compared: case-insensitively, surrounding blanks ignored."""
+    return name.strip().lower()
+
+
+def model_keys(names: Iterable[str]) -> list[str]:
+    """What a model filter matches for these model names: each name (:func:`model_key`) and
+    its family (``gpt-4o-mini`` for ``gpt-4o-mini-2024-07-18``; ``pricing.model_family``)."""
+    return sorted({key for name in names for key in (model_key(name), model_family(name))})
 
 
 TRACE_ID_LENGTH = 32
@@ -225,6 +236,7 @@ class SpanRecord:
     scope: str | None = None
     agent_name: str | None = None
     model: str | None = None
+    request_model: str | None = None
     provider: str | None = None
     tool_name: str | None = None
     tool_call_id: str | None = None
@@ -271,6 +283,7 @@ class SpanRecord:
             "service_name": self.service_name,
             "agent_name": self.agent_name,
             "model": self.model,
+            "request_model": self.request_model,
             "provider": self.provider,
             "tool_name": self.tool_name,
             "tool_call_id": self.tool_call_id,
@@ -443,6 +456,7 @@ def build_span_record(
         scope,
         agent_name,
         model,
+        request_model(attributes, model),
         provider,
         tool_name,
         tool_call_id,
@@ -538,6 +552,9 @@ class RunRecord:
     feedback: float | None = None
     pid: int | None = None
     host: str | None = None
+    #: what model filters match (``model_keys`` of the counted calls' request and response
+    #: models); stored for the filters, not part of the run's JSON shape
+    model_keys: list[str] = field(default_factory=list)
 
     @property
     def duration_ms(self) -> float | None:

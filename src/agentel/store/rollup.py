@@ -16,6 +16,7 @@ from agentel.store.records import (
     RunRecord,
     SpanRecord,
     is_root_of,
+    model_keys,
     price,
     root_span_id,
     run_key,
@@ -159,7 +160,7 @@ def call_groups(spans: Iterable[SpanRecord]) -> dict[str, list[SpanRecord]]:
     return groups
 
 
-_FILLED = ("model", "provider", "ttft_ms", "output_tps")
+_FILLED = ("model", "request_model", "provider", "ttft_ms", "output_tps")
 MERGED_FIELDS = (*TOKEN_FIELDS, "cost_usd", "cost_source", "cost_breakdown", *_FILLED)
 """The span fields :func:`merge_call` may change."""
 
@@ -280,6 +281,7 @@ def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
         run.end_ns = root.end_ns
         run.status = "error" if root.status == "error" else "ok"
     models: set[str] = set()
+    named: set[str] = set()
     iterations: set[int] = set()
     ttft_start: int | None = None
     repeats = repeated_tool_calls(spans)
@@ -298,6 +300,9 @@ def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
             run.llm_calls += 1
         if span.model:
             models.add(span.model)
+            named.add(span.model)
+        if span.request_model:
+            named.add(span.request_model)
         run.input_tokens += span.input_tokens or 0
         run.output_tokens += span.output_tokens or 0
         run.cache_read_tokens += span.cache_read_tokens or 0
@@ -318,6 +323,7 @@ def compute_run(run_id: str, spans: list[SpanRecord]) -> RunRecord | None:
         host = root.resource.get("host.name")
         run.host = host if isinstance(host, str) else None
     run.models = sorted(models)
+    run.model_keys = model_keys(named)
     own = _own_iterations(run_id, spans)
     run.iterations = len(own or iterations) if iterations else run.llm_calls
     run.cost_usd = round(run.cost_usd, 12)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from agentel.semconv.normalize import REQUEST_MODEL_KEYS
 from agentel.store.base import (
     IngestPlan,
     Store,
@@ -26,6 +27,7 @@ from agentel.store.base import (
     plan_ingest,
 )
 from agentel.store.query import (
+    GROUP_FIELDS,
     PERCENTILES,
     SPAN_GROUPINGS,
     RunFilter,
@@ -41,6 +43,7 @@ from agentel.store.records import (
     RunRecord,
     SpanRecord,
     dump_json,
+    model_key,
     shared_json,
     span_columns,
     span_dict_maker,
@@ -56,8 +59,8 @@ _CHUNK = 500  # SQLite's default limit on bound parameters is 999 on old builds
 
 # The columns as version 1 created them. Later versions add columns with ALTER TABLE, so
 # these lists are frozen: a new database replays every migration in order.
-_V1_SPAN_COLUMNS = SPAN_COLUMNS
-_V1_RUN_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ("pid", "host"))
+_V1_SPAN_COLUMNS = tuple(c for c in SPAN_COLUMNS if c != "request_model")
+_V1_RUN_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ("pid", "host", "model_keys"))
 
 _SPAN_TYPES = {
     "start_ns": "INTEGER NOT NULL",
@@ -123,6 +126,10 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
        alone, which another trace could reuse). Feedback, runs and spans are renamed, then
        every run is recomputed from its spans (``RECOMPUTE_AFTER``), which splits runs that
        two traces had merged.
+    6: model filters and stats see request and response models. Spans get
+       ``request_model`` (read from the stored attributes; the span's model when none is
+       named), runs ``model_keys`` (filled by recomputing every run), and ``spans_usage`` is
+       keyed by the request model, which ``stats(by="model")`` groups by.
     """
     return [
         (
@@ -186,10 +193,28 @@ def schema_migrations() -> list[tuple[int, list[str]]]:
                 "UPDATE spans SET run_id = trace_id || run_id WHERE length(run_id) = 16",
             ],
         ),
+        (
+            6,
+            [
+                "ALTER TABLE spans ADD COLUMN request_model TEXT",
+                "UPDATE spans SET request_model = coalesce("
+                + ", ".join(
+                    f"nullif(json_extract(attributes, '$.\"{key}\"'), '')"
+                    for key in REQUEST_MODEL_KEYS
+                )
+                + ", model) WHERE model IS NOT NULL",
+                "ALTER TABLE runs ADD COLUMN model_keys TEXT",
+                "DROP INDEX IF EXISTS spans_usage",
+                "CREATE INDEX IF NOT EXISTS spans_usage_request ON spans (request_model, "
+                "max(0, end_ns - start_ns), start_ns, end_ns, status, input_tokens, "
+                "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
+                "cost_usd) WHERE counted = 1",
+            ],
+        ),
     ]
 
 
-RECOMPUTE_AFTER = frozenset({5})
+RECOMPUTE_AFTER = frozenset({5, 6})
 """Migrations after which every run is recomputed from its spans, in the same transaction."""
 
 
@@ -638,10 +663,10 @@ class SQLiteStore(Store):
 
     def _stats(self, by: str, since_ns: int | None, until_ns: int | None) -> list[dict[str, Any]]:
         """Sums and counts by GROUP BY, percentiles in SQL too: only the answers leave SQLite.
-        Stats by model read only the ``spans_usage`` index (migration 4)."""
+        Stats by model read only the ``spans_usage_request`` index (migration 6)."""
         if by in SPAN_GROUPINGS:
             table = "spans"
-            key = {"model": "model", "provider": "provider", "tool": "tool_name"}[by]
+            key = GROUP_FIELDS[by]
             if by == "tool":
                 where, cost, unpriced = ["category = 'tool'"], "0", "0"
             else:  # counted spans are exactly the LLM/embedding spans that roll up
@@ -666,9 +691,9 @@ class SQLiteStore(Store):
         )
         with self._lock:
             groups = self.conn.execute(totals, params).fetchall()
-            if by == "model":  # seek to each rank along the spans_usage index
+            if by == "model":  # seek to each rank along the spans_usage_request index
                 seek = (
-                    f"SELECT {_DURATION_SQL} FROM spans WHERE {timed} AND model IS ? "
+                    f"SELECT {_DURATION_SQL} FROM spans WHERE {timed} AND request_model IS ? "
                     f"ORDER BY {_DURATION_SQL} LIMIT 1 OFFSET ?"
                 )
                 picked = {
@@ -714,7 +739,11 @@ _RUN_ORDER = {
     "tokens": "(input_tokens + output_tokens)",
 }
 _DURATION_MS_SQL = "(max(0, end_ns - start_ns) / 1e6)"
-_WHERE_COLUMNS = {f: f for f in FIELDS} | {"model": "models", "duration_ms": _DURATION_MS_SQL}
+_WHERE_COLUMNS = {f: f for f in FIELDS} | {
+    "model": "model_keys",
+    "models": "model_keys",
+    "duration_ms": _DURATION_MS_SQL,
+}
 
 
 def _run_where(found: RunFilter, run_ids: set[str] | None) -> tuple[list[str], list[Any]]:
@@ -729,8 +758,8 @@ def _run_where(found: RunFilter, run_ids: set[str] | None) -> tuple[list[str], l
         where.append("start_ns < ?")
         params.append(found.until_ns)
     if found.model is not None:
-        where.append("EXISTS (SELECT 1 FROM json_each(runs.models) WHERE value = ?)")
-        params.append(found.model)
+        where.append("EXISTS (SELECT 1 FROM json_each(runs.model_keys) WHERE value = ?)")
+        params.append(model_key(found.model))
     if found.provider is not None:
         where.append(
             "EXISTS (SELECT 1 FROM spans WHERE spans.run_id = runs.run_id "
@@ -840,15 +869,18 @@ def _rollup_record(row: Sequence[Any]) -> SpanRecord:
 
 _RUN_ROW = operator.attrgetter(*RUN_COLUMNS)
 _MODELS = RUN_COLUMNS.index("models")
+_MODEL_KEYS = RUN_COLUMNS.index("model_keys")
 
 
 def _run_row(run: RunRecord) -> list[Any]:
     row = list(_RUN_ROW(run))
     row[_MODELS] = json.dumps(row[_MODELS])
+    row[_MODEL_KEYS] = json.dumps(row[_MODEL_KEYS])
     return row
 
 
 def _run_from_row(row: Sequence[Any]) -> RunRecord:
     data = dict(zip(RUN_COLUMNS, row, strict=True))
     data["models"] = json.loads(data["models"] or "[]")
+    data["model_keys"] = json.loads(data["model_keys"] or "[]")
     return RunRecord(**data)

@@ -5,8 +5,12 @@ filter, or a Python predicate.
     (agent_name == "planner" or agent_name == "coder") and not errors == 0
     status in ('error', 'abandoned') and duration_ms >= 1500
 
-Field names come from a fixed whitelist and values are typed literals, so user text can
-never become SQL, a MongoDB operator (``$where``, ``$function``...) or Python code.
+Field names come from a fixed whitelist (:data:`FIELDS`) and values are typed literals, so
+user text can never become SQL, a MongoDB operator (``$where``, ``$function``...) or Python
+code. ``model`` (or ``models``) compares as the ``--model`` filter does: true when one of the
+run's counted calls asked for or was answered by that model, or by a dated snapshot of it
+(``model == 'gpt-4o-mini'`` matches ``gpt-4o-mini-2024-07-18``, never ``gpt-4o``), ignoring
+case.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agentel.store.records import model_key, model_keys
+
 MAX_LENGTH = 2_000
 MAX_TERMS = 64
 MAX_DEPTH = 16
 
 NUMBER = "number"
 TEXT = "text"
-TEXT_LIST = "text list"  # a run's `models`: compares true when any element matches
+TEXT_LIST = "text list"  # a run's models: true when the value names one (``model_keys``)
 
 FIELDS: dict[str, str] = {
     "run_id": TEXT,
@@ -35,6 +41,7 @@ FIELDS: dict[str, str] = {
     "user_id": TEXT,
     "service_name": TEXT,
     "model": TEXT_LIST,
+    "models": TEXT_LIST,
     "llm_calls": NUMBER,
     "tool_calls": NUMBER,
     "errors": NUMBER,
@@ -49,7 +56,10 @@ FIELDS: dict[str, str] = {
     "duration_ms": NUMBER,
     "ttft_ms": NUMBER,
 }
-"""Run fields a filter may name, with their types."""
+"""Run fields a filter may name, with their types (``models`` is another name for ``model``)."""
+
+FIELD_NAMES = ", ".join(FIELDS)
+"""The field names, in order, for help texts and error messages."""
 
 OPERATORS = ("==", "!=", ">=", "<=", ">", "<")
 
@@ -197,9 +207,8 @@ class _Parser:
     def comparison(self) -> Compare:
         kind, field, pos = self.take()
         if kind != "word" or field not in FIELDS:
-            known = ", ".join(sorted(FIELDS))
             shown = self.text[pos:].split()[0] if kind != "word" else field
-            raise WhereError(f"unknown field {shown!r} at position {pos}; fields: {known}")
+            raise WhereError(f"unknown field {shown!r} at position {pos}; fields: {FIELD_NAMES}")
         self.terms += 1
         if self.terms > MAX_TERMS:
             raise WhereError(f"more than {MAX_TERMS} comparisons")
@@ -238,7 +247,8 @@ def to_sql(node: Node, columns: dict[str, str]) -> tuple[str, list[Any]]:
     """A WHERE clause with ``?`` placeholders. ``columns`` maps each field to trusted SQL.
 
     Every comparison yields 0 or 1, never NULL, so ``not`` behaves as in Python and MongoDB.
-    A ``text list`` field compiles to an EXISTS over ``json_each`` of its column.
+    A ``text list`` field compiles to an EXISTS over ``json_each`` of its column, which holds
+    the run's ``model_keys``.
     """
     params: list[Any] = []
 
@@ -248,7 +258,7 @@ def to_sql(node: Node, columns: dict[str, str]) -> tuple[str, list[Any]]:
             if value is None:
                 clause = f"coalesce(json_array_length({column}), 0) = 0"
                 return clause if op == "==" else f"NOT ({clause})"
-            params.append(value)
+            params.append(model_key(value))
             exists = f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = ?)"
             return exists if op == "==" else f"NOT {exists}"
         params.append(value)
@@ -282,9 +292,11 @@ def to_mongo(node: Node, fields: dict[str, str]) -> dict[str, Any]:
 
     def one(field: str, op: str, value: Any) -> dict[str, Any]:
         path = fields[field]
-        if FIELDS[field] == TEXT_LIST and value is None:
-            empty = {"$in": [None, []]}
-            return {path: empty} if op == "==" else {path: {"$nin": [None, []]}}
+        if FIELDS[field] == TEXT_LIST:
+            if value is None:
+                empty = {"$in": [None, []]}
+                return {path: empty} if op == "==" else {path: {"$nin": [None, []]}}
+            value = model_key(value)
         return {path: {_MONGO_OPS[op]: value}}
 
     def walk(n: Node) -> dict[str, Any]:
@@ -302,7 +314,8 @@ def to_mongo(node: Node, fields: dict[str, str]) -> dict[str, Any]:
 
 
 def to_predicate(node: Node) -> Callable[[dict[str, Any]], bool]:
-    """A Python predicate over run dicts (the memory backend and tests)."""
+    """A Python predicate over run dicts (the memory backend and tests). A ``text list``
+    field reads the dict's ``model_keys``, or makes them from its ``models`` when absent."""
     compare: dict[str, Callable[[Any, Any], bool]] = {
         "==": lambda a, b: a == b,
         "!=": lambda a, b: a != b,
@@ -314,8 +327,10 @@ def to_predicate(node: Node) -> Callable[[dict[str, Any]], bool]:
 
     def one(run: dict[str, Any], field: str, op: str, value: Any) -> bool:
         if FIELDS[field] == TEXT_LIST:
-            models = run.get("models") or []
-            hit = (not models) if value is None else value in models
+            keys = run.get("model_keys")
+            if keys is None:
+                keys = model_keys(run.get("models") or [])
+            hit = (not keys) if value is None else model_key(value) in keys
             return hit if op == "==" else not hit
         return compare[op](run.get(field), value)
 

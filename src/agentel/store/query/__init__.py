@@ -16,6 +16,7 @@ from agentel.store.query.filters import (
     RunFilter,
     SpanFilter,
     check_fields,
+    run_fields,
     run_filter,
     run_matches,
     span_filter,
@@ -38,6 +39,7 @@ from agentel.store.query.search import (
     stored_patterns,
 )
 from agentel.store.query.stats import (
+    GROUP_FIELDS,
     PERCENTILES,
     PICO,
     SPAN_GROUPINGS,
@@ -64,6 +66,7 @@ from agentel.store.query.times import (
 
 __all__ = [
     "CONTENT_KEYS",
+    "GROUP_FIELDS",
     "MAX_TEXT",
     "PERCENTILES",
     "PICO",
@@ -93,6 +96,7 @@ __all__ = [
     "pico",
     "rank",
     "run_fact",
+    "run_fields",
     "run_filter",
     "run_matches",
     "select_replay",

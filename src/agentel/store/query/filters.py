@@ -7,7 +7,7 @@ from typing import Any
 
 from agentel.store.errors import QueryError
 from agentel.store.query.times import check_number, check_text, parse_duration_ms, parse_time
-from agentel.store.records import SPAN_FIELDS, RunRecord, SpanRecord
+from agentel.store.records import SPAN_FIELDS, RunRecord, SpanRecord, model_key
 from agentel.store.where import And, Compare, Node, Not, Or, WhereError, parse, to_predicate
 
 MAX_TEXT = 1_000
@@ -95,6 +95,11 @@ def run_filter(
     )
 
 
+def run_fields(run: RunRecord) -> dict[str, Any]:
+    """What a ``where`` predicate reads: the run's JSON fields and its ``model_keys``."""
+    return {**run.to_dict(), "model_keys": run.model_keys}
+
+
 def run_matches(run: RunRecord, f: RunFilter) -> bool:
     """The run-table part of a filter in Python (provider, tool and text need the run's
     spans)."""
@@ -104,14 +109,14 @@ def run_matches(run: RunRecord, f: RunFilter) -> bool:
         and (f.status is None or run.status == f.status)
         and (f.since_ns is None or (run.start_ns is not None and run.start_ns >= f.since_ns))
         and (f.until_ns is None or (run.start_ns is not None and run.start_ns < f.until_ns))
-        and (f.model is None or f.model in run.models)
+        and (f.model is None or model_key(f.model) in run.model_keys)
         and (f.conversation is None or run.conversation_id == f.conversation)
         and (f.user is None or run.user_id == f.user)
         and (f.service is None or run.service_name == f.service)
         and (f.min_cost is None or run.cost_usd >= f.min_cost)
         and (f.min_duration_ms is None or (duration is not None and duration >= f.min_duration_ms))
         and (f.has_error is None or (run.errors > 0) == f.has_error)
-        and (f.where is None or to_predicate(f.where)(run.to_dict()))
+        and (f.where is None or to_predicate(f.where)(run_fields(run)))
     )
 
 

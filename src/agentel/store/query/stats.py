@@ -11,8 +11,15 @@ from agentel.semconv.normalize import USAGE_CATEGORIES
 from agentel.store.errors import QueryError
 from agentel.store.records import TOKEN_FIELDS, RunRecord, SpanRecord
 
-STATS_BY = ("model", "provider", "tool", "agent", "day", "hour")
-SPAN_GROUPINGS = ("model", "provider", "tool")
+STATS_BY = ("model", "response_model", "provider", "tool", "agent", "day", "hour")
+SPAN_GROUPINGS = ("model", "response_model", "provider", "tool")
+GROUP_FIELDS = {
+    "model": "request_model",
+    "response_model": "model",
+    "provider": "provider",
+    "tool": "tool_name",
+}
+"""The span field each span grouping groups by."""
 PERCENTILES = (50, 95)
 
 
@@ -64,8 +71,10 @@ class Fact:
 def span_fact(span: SpanRecord, by: str) -> Fact | None:
     """The fact a span contributes to ``stats(by)``, or None when that grouping skips it.
 
-    ``model`` / ``provider``: LLM and embedding spans whose usage counts towards runs
-    (``counted``), so the totals match the run rollups. ``tool``: tool spans.
+    ``model`` (the request model), ``response_model`` (the model that answered, such as a
+    dated snapshot; the request model when the response names none) and ``provider``: LLM
+    and embedding spans whose usage counts towards runs (``counted``), so the totals match
+    the run rollups. ``tool``: tool spans.
     """
     if by == "tool":
         if span.category != "tool":
@@ -74,7 +83,7 @@ def span_fact(span: SpanRecord, by: str) -> Fact | None:
     else:
         if not span.counted or span.category not in USAGE_CATEGORIES:
             return None
-        key = span.model if by == "model" else span.provider
+        key = getattr(span, GROUP_FIELDS[by])
         cost, unpriced = pico(span.cost_usd), int(span.cost_usd is None)
     return Fact(
         key=key,
