@@ -159,6 +159,19 @@ def interleaved(rounds: int, calls: int, fns: dict[str, Callable[[], object]]) -
     return best
 
 
+def calls_per(fn: Callable[[], object], n: int = 200) -> float:
+    """Python function calls per call of ``fn`` (cProfile's count: deterministic, so it holds on
+    a loaded machine where the times do not)."""
+    for _ in range(10):
+        fn()
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(n):
+        fn()
+    profile.disable()
+    return sum(s[1] for s in pstats.Stats(profile).stats.values()) / n  # type: ignore[attr-defined]
+
+
 # --- 1. the wrapper by itself ------------------------------------------------------------------
 
 
@@ -248,11 +261,20 @@ def isolated(rounds: int, calls: int, providers: dict[str, TracerProvider]) -> N
         n: best_of(rounds, max(calls // n, 5), lambda n=n: list(stream(n)(**stream_kwargs)))
         for n in chunks
     }
+    bare_calls = calls_per(lambda: tracer.start_span("bare").end())
+    full_calls = calls_per(lambda: tracer.start_span(recorded.name, attributes=same_attrs).end())
+    wrapper_calls = calls_per(lambda: wrappers["in-memory"](create, instance, (), kwargs))
+    wrapper_calls -= calls_per(lambda: create(**kwargs))
     print("1. the wrapper by itself (all the work agentel adds to one call)")
-    print(f"   bare OTel span (start+end, no attributes): {bare:7.2f} µs")
+    print(f"   bare OTel span (start+end, no attributes): {bare:7.2f} µs, {bare_calls:.0f} calls")
     print(
         f"   one span with the {len(same_attrs)} attributes a chat span gets, set at start:"
-        f" {full:7.2f} µs ({full / bare:.2f}x bare)"
+        f" {full:7.2f} µs ({full / bare:.2f}x bare), {full_calls:.0f} calls"
+        f" ({full_calls / bare_calls:.2f}x)"
+    )
+    print(
+        f"   Python function calls the wrapper adds (in-memory): {wrapper_calls:.0f}"
+        f" = {wrapper_calls / bare_calls:.2f}x the bare span's"
     )
     print(
         "   exporter   | bare span  | non-streaming    | x bare span | stream 10 / 1000 chunks"
@@ -420,11 +442,12 @@ PROVIDER_CASES = {
 """Each new provider's non-streaming wrapper, timed like the OpenAI one in section 1."""
 
 
-def providers_isolated(rounds: int, calls: int, provider: TracerProvider) -> None:
+def providers_isolated(rounds: int, n_calls: int, provider: TracerProvider) -> None:
     config = InstrumentationConfig.resolve(capture_content=False)
     tracer = provider.get_tracer("agentel.instrumentation.bench")
     bench = provider.get_tracer("bench")
     fns: dict[str, Callable[[], object]] = {"bare": lambda: bench.start_span("bare").end()}
+    calls = {"bare": calls_per(fns["bare"])}
     for name, case in PROVIDER_CASES.items():
         try:
             (extract, handle), instance, kwargs, response = case(config)
@@ -440,15 +463,21 @@ def providers_isolated(rounds: int, calls: int, provider: TracerProvider) -> Non
 
         fns[f"{name} direct"] = lambda d=direct, k=kwargs: d(**k)
         fns[name] = lambda w=wrapper, d=direct, i=instance, k=kwargs: w(d, i, (), k)
-    times = interleaved(rounds * 3, calls, fns)
+        calls[name] = calls_per(fns[name]) - calls_per(fns[f"{name} direct"])
+    times = interleaved(rounds * 3, n_calls, fns)
     bare = times["bare"]
     print("3. the other providers' wrappers by themselves (in-memory exporter)")
-    print(f"   bare OTel span: {bare:7.2f} µs")
-    print("   wrapper                          | overhead        | x bare span")
+    print(f"   bare OTel span: {bare:7.2f} µs, {calls['bare']:.0f} Python function calls")
+    print(
+        "   wrapper                          | overhead        | x bare span | calls added (x bare)"
+    )
     for name in PROVIDER_CASES:
         if name in times:
             added = times[name] - times[f"{name} direct"]
-            print(f"   {name:32s} | {added:7.2f} µs/call | {added / bare:9.2f}x")
+            print(
+                f"   {name:32s} | {added:7.2f} µs/call | {added / bare:9.2f}x"
+                f"  | {calls[name]:4.0f} ({calls[name] / calls['bare']:.2f}x)"
+            )
 
 
 # --- 2. the real SDK end to end -----------------------------------------------------------------
@@ -572,6 +601,11 @@ def main() -> None:
     parser.add_argument(
         "--side-by-side-only", action="store_true", help="only view 3 (agentel vs openai-v2)"
     )
+    parser.add_argument(
+        "--wrappers-only",
+        action="store_true",
+        help="only the wrappers by themselves (sections 1 and 3), no real SDK",
+    )
     args = parser.parse_args()
     if args.side_by_side_only:
         side_by_side(args.rounds, max(args.calls // 10, 40))
@@ -591,6 +625,8 @@ def main() -> None:
         isolated(args.rounds, args.calls, providers)
         print()
         providers_isolated(args.rounds, args.calls, memory)
+        if args.wrappers_only:
+            return
         print()
         end_to_end(args.rounds, max(args.calls // 10, 40), providers)
         print()

@@ -673,6 +673,25 @@ def test_property_integer_pricing_equals_the_float_formula_on_every_catalog_mode
 
 def test_cost_attributes_of_an_unknown_model_are_none(book):
     assert book.cost_attributes("no-such-model-xyz", input_tokens=10) is None
+    assert book.cost_attributes("no-such-model-xyz", input_tokens=10) is None  # cached miss
+    assert book.cost_attributes(None, input_tokens=10) is None
+
+
+def test_cost_attributes_resolved_once_per_model_match_the_cost_on_every_call():
+    """The per-model cache keeps the override's price and version, per provider key."""
+    override = {"gpt-4o": {"input": 1.0, "output": 2.0}}
+    b = PriceBook(overrides=override)
+    for tokens in (10, 20, 10):
+        fast = b.cost_attributes("gpt-4o", "openai", input_tokens=tokens, output_tokens=tokens)
+        slow = cost_attributes(
+            b.cost("gpt-4o", "openai", input_tokens=tokens, output_tokens=tokens)
+        )
+        assert fast == slow
+        assert fast["agentel.cost.price_version"].startswith("override:")
+    catalog = PriceBook()
+    assert catalog.cost_attributes("gpt-4o", None, input_tokens=10) == cost_attributes(
+        catalog.cost("gpt-4o", input_tokens=10)
+    )
 
 
 def test_cost_attributes(book):

@@ -38,6 +38,7 @@ class ProviderCall(LLMHandle):
         "_pending",
         "_request_attributes",
         "_started",
+        "capture_content",
         "config",
         "stream_end",
     )
@@ -62,6 +63,7 @@ class ProviderCall(LLMHandle):
         self.cost_usd: float | None = None
         self._started = perf_counter()
         self.config = config
+        self.capture_content = config.capture_content  # read per call: a slot, not a property
         self._metrics = metrics
         self._request_attributes = attributes
         self._pending: dict[str, Any] = {}
@@ -120,9 +122,10 @@ class ProviderCall(LLMHandle):
         if id:
             pending[A.GEN_AI_RESPONSE_ID] = str(id)
         if finish_reasons is not None:
-            pending[A.GEN_AI_RESPONSE_FINISH_REASONS] = [
-                str(r) for r in finish_reasons if r is not None
-            ]
+            reasons = [*finish_reasons]
+            if None in reasons:
+                reasons = [r for r in reasons if r is not None]
+            pending[A.GEN_AI_RESPONSE_FINISH_REASONS] = [*map(str, reasons)]
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute at the end of the call (``None`` is skipped)."""
@@ -135,10 +138,6 @@ class ProviderCall(LLMHandle):
             return
         if converted is not None:
             self._pending[key] = converted
-
-    @property
-    def capture_content(self) -> bool:
-        return self.config.capture_content
 
     def add_content(self, key: str, value: Any) -> None:
         """Keep captured content for the end of the call (ignored unless capture is on)."""
@@ -171,7 +170,9 @@ class ProviderCall(LLMHandle):
         pending = self._pending
         try:
             usage = self.usage
-            if not usage.is_empty() and self._span.is_recording():
+            if (
+                usage.input_tokens is not None or usage.output_tokens is not None
+            ) or not usage.is_empty():
                 self._price(usage, pending)
             first = self._first_chunk
             output = usage.output_tokens

@@ -48,16 +48,39 @@ def chat_request(
     return request
 
 
+def _extra(obj: Any, name: str) -> Any:
+    """An optional field Mistral sends as a pydantic extra (``prompt_tokens_details``...).
+
+    Read from the model's fields or extras, not ``getattr``: pydantic answers a name it
+    does not have with an exception, a cost on every call where the field is absent.
+    """
+    found = getattr(obj, "__dict__", {}).get(name)
+    if found is None:
+        extra = getattr(obj, "__pydantic_extra__", None)
+        if extra:
+            found = extra.get(name)
+    return found
+
+
 def record_usage(call: ProviderCall, usage: Any) -> None:
     if not usage:
         return
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    output_details = getattr(usage, "completion_tokens_details", None)
+    prompt_details = _extra(usage, "prompt_tokens_details")
+    output_details = _extra(usage, "completion_tokens_details")
     call.set_usage(
         input_tokens=getattr(usage, "prompt_tokens", None),
         output_tokens=getattr(usage, "completion_tokens", None),
         cache_read_tokens=P.get(prompt_details, "cached_tokens") if prompt_details else None,
         reasoning_tokens=P.get(output_details, "reasoning_tokens") if output_details else None,
+    )
+
+
+def record_metadata(call: ProviderCall, result: Any) -> None:
+    """Model, id and finish reasons (Mistral has no OpenAI service tier or fingerprint)."""
+    call.set_response(
+        model=getattr(result, "model", None),
+        id=getattr(result, "id", None),
+        finish_reasons=[getattr(c, "finish_reason", None) for c in result.choices or ()],
     )
 
 
@@ -67,15 +90,19 @@ def handle_response(call: ProviderCall, result: Any) -> Any:
         return proxy(result, call, MistralStreamObserver(call.capture_content))
     if not hasattr(result, "choices"):
         return None
-    for step, what in (
-        (_chat.record_metadata, "the response metadata"),
-        (lambda c, r: record_usage(c, getattr(r, "usage", None)), "the token usage"),
-        (_chat.record_tool_calls, "the tool calls"),
-    ):
-        try:
-            step(call, result)
-        except Exception:
-            log_once(f"{_SITE}.response", f"could not read {what}")
+    try:
+        record_metadata(call, result)
+    except Exception:
+        log_once(f"{_SITE}.response", "could not read the response metadata")
+    try:
+        record_usage(call, getattr(result, "usage", None))
+    except Exception:
+        log_once(f"{_SITE}.response", "could not read the token usage")
+    try:
+        if any(getattr(c.message, "tool_calls", None) for c in result.choices or ()):
+            _chat.record_tool_calls(call, result)
+    except Exception:
+        log_once(f"{_SITE}.response", "could not read the tool calls")
     if call.capture_content:
         try:
             call.add_content(A.GEN_AI_OUTPUT_MESSAGES, _chat._output_messages(result))

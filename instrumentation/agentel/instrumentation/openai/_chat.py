@@ -352,9 +352,10 @@ def record_completion(handle: ProviderCall, completion: Any) -> None:
             id=getattr(completion, "id", None),
             finish_reasons=[getattr(choice, "finish_reason", None) for choice in choices],
         )
-        if getattr(completion, "service_tier", None) or getattr(
-            completion, "system_fingerprint", None
-        ):
+        # OpenAI-only fields: read from the instance's fields where it has them, as LiteLLM's
+        # response lacks service_tier and pydantic answers a missing name with an exception
+        fields = getattr(completion, "__dict__", None)
+        if fields is None or fields.get("service_tier") or fields.get("system_fingerprint"):
             _record_tier(handle, completion)
     except Exception:
         log_once(f"{_SITE}.metadata", "could not read the response metadata")
