@@ -3,6 +3,7 @@ runs (the weather and manual examples with content capture, and a failing agent)
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -10,6 +11,7 @@ import os
 import pty
 import select
 import socket
+import sqlite3
 import subprocess
 import time
 
@@ -472,3 +474,73 @@ def test_a_bad_abandon_after_is_an_error_naming_it(tmp_path, monkeypatch):
         assert "AGENTEL_ABANDON_AFTER" in out.stderr and "'soon'" in out.stderr
         assert "Traceback" not in out.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@contextlib.contextmanager
+def _read_only_store(directory):
+    """A directory holding a store with one run, then made read-only: as root (who ignores
+    file modes) a tmpfs mount remounted read-only, otherwise a directory without write
+    permission."""
+    from tests.store.store_helpers import agent_run
+
+    directory.mkdir()
+    root = os.geteuid() == 0
+    if root:
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(directory)], check=True
+        )
+    try:
+        with open_store(f"sqlite:///{directory / 'store.db'}") as store:
+            store.ingest(agent_run())
+        if root:
+            subprocess.run(["mount", "-o", "remount,ro", str(directory)], check=True)
+        else:
+            directory.chmod(0o555)
+        yield directory
+    finally:
+        if root:
+            subprocess.run(["umount", str(directory)], check=True)
+        else:
+            directory.chmod(0o755)
+
+
+def test_the_cli_reads_a_store_in_a_read_only_directory(tmp_path):
+    with _read_only_store(tmp_path / "ro") as directory:
+        before = sorted(p.name for p in directory.iterdir())
+        url = f"sqlite:///{directory / 'store.db'}"
+        out = run_agentel("runs", "--store", url, "--format", "json", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        (run,) = json.loads(out.stdout)
+        assert (run["agent_name"], run["llm_calls"], run["status"]) == ("bot", 2, "ok")
+        for command in (
+            ["show", run["run_id"][:12]],
+            ["stats"],
+            ["export"],
+            ["replay", run["run_id"]],
+        ):
+            out = run_agentel(*command, "--store", url, cwd=tmp_path)
+            assert out.returncode == 0, (command, out.stderr)
+        assert sorted(p.name for p in directory.iterdir()) == before == ["store.db"]
+        out = run_agentel("feedback", run["run_id"], "1", "--store", url, cwd=tmp_path)
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr  # a writer
+
+
+def test_open_store_for_reading_never_creates_or_writes_a_file(tmp_path):
+    from agentel.store import StoreError
+    from tests.store.store_helpers import agent_run
+
+    empty, missing = tmp_path / "empty.db", tmp_path / "missing.db"
+    empty.write_bytes(b"")
+    for path, message in ((empty, "is empty"), (missing, "no store at")):
+        with pytest.raises(StoreError, match=message):
+            open_store(f"sqlite:///{path}", read_only=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
+    assert empty.stat().st_size == 0
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with open_store(url) as store:
+        store.ingest(agent_run())
+    with open_store(url, read_only=True) as reader:
+        assert [r["agent_name"] for r in reader.runs()] == ["bot"]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.add_feedback(reader.runs()[0]["run_id"], 1.0)

@@ -93,19 +93,29 @@ def _check_settings() -> None:
         raise BadInput(str(exc)) from exc
 
 
-def _open(url: str | None, *, existing: bool = False) -> Store:
+def _open(url: str | None, *, existing: bool = False, reader: bool = False) -> Store:
     """Open a store; with ``existing``, a SQLite file that is not there is an error, not a new
-    empty store (a typo in --store must not look like "no runs")."""
+    empty store (a typo in --store must not look like "no runs").
+
+    A ``reader`` (a command that only reads) opens a SQLite file it cannot write, or that
+    sits in a directory it cannot write, read-only (``open_store(read_only=True)``), so a
+    store on a read-only mount or in someone else's directory can still be read; a file it
+    can write is opened as usual, so an older store is upgraded and crashed runs are marked.
+    """
     _check_settings()
     url = url or default_store_url()
-    if existing and url.startswith("sqlite:"):
+    read_only = False
+    if (existing or reader) and url.startswith("sqlite:"):
         path = sqlite_path(url)
         if path != ":memory:" and not os.path.exists(path):
             raise click.ClickException(f"no store at {path} ({url}): nothing was recorded there")
         if path != ":memory:" and os.path.getsize(path) == 0:
             # opening it would write a schema into it: a reader never writes
             raise click.ClickException(f"{path} ({url}) is empty: nothing was recorded there")
-    return open_store(url)
+        directory = os.path.dirname(os.path.abspath(path))
+        writable = os.access(path, os.W_OK) and os.access(directory, os.W_OK)
+        read_only = reader and path != ":memory:" and not writable
+    return open_store(url, read_only=read_only)
 
 
 def _echo_json(data: Any) -> None:
@@ -256,7 +266,7 @@ def runs(store_url: str | None, output: str, **filters: Any) -> None:
 
     All filters combine (and). Times are UTC.
     """
-    with _open(store_url, existing=True) as store:
+    with _open(store_url, existing=True, reader=True) as store:
         found = store.runs(**filters)
     if output == "json":
         _echo_json(found)
@@ -276,7 +286,7 @@ def show(run_id: str, store_url: str | None, output: str) -> None:
 
     RUN is a run id or any unique prefix of one.
     """
-    with _open(store_url, existing=True) as store:
+    with _open(store_url, existing=True, reader=True) as store:
         if output == "json":
             run = store.run(run_id)
             _echo_json({**run, "spans": store.run_tree(run["run_id"])})
@@ -312,7 +322,7 @@ def replay(
     Prompts, completions and tool arguments appear only when content capture was on
     (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT). RUN is a run id or unique prefix.
     """
-    with _open(store_url, existing=True) as store:
+    with _open(store_url, existing=True, reader=True) as store:
         entries = store.replay(run_id, types=types or None, since=since, until=until)
     if output == "json":
         _echo_json(entries)
@@ -349,7 +359,7 @@ def diff(run_a: str, run_b: str, store_url: str | None, output: str) -> None:
     Exit status: 0 same behaviour, 1 diverged, 2 error (unknown run, store unreadable).
     """
     try:
-        with _open(store_url, existing=True) as store:
+        with _open(store_url, existing=True, reader=True) as store:
             found = store.diff(run_a, run_b)
     except click.ClickException as exc:
         raise Trouble(exc.message) from exc
@@ -410,7 +420,7 @@ def rerun(
     url = store_url or default_store_url()
     if url.startswith("memory:"):
         raise BadInput("agentel rerun needs a store the command can write to: not memory://")
-    with _open(url, existing=True) as store:
+    with _open(url, existing=True, reader=True) as store:
         try:
             status = run_again(store, url, run_id, command, strict=strict, port=port)
         except CassetteError as exc:
@@ -456,7 +466,7 @@ def cassette_export(
             re.compile(pattern)
         except re.error as exc:
             raise BadInput(f"--redact {pattern!r} is not a regular expression: {exc}") from exc
-    with _open(store_url, existing=True) as store:
+    with _open(store_url, existing=True, reader=True) as store:
         try:
             found = Cassette.from_store(store, run_id)
         except CassetteError as exc:
@@ -496,7 +506,7 @@ def stats(
     dropped spans before they reached the store are listed after the table (on stderr for
     json and csv).
     """
-    with _open(store_url, existing=True) as store:
+    with _open(store_url, existing=True, reader=True) as store:
         rows = store.stats(by, since=since, until=until)
         drops = store.dropped_spans()
     if output == "json":
@@ -585,7 +595,10 @@ def export(
     from agentel.store.otlp_json import encode
 
     written = 0
-    with _open(store_url, existing=True) as store, _progress("exporting spans") as advance:
+    with (
+        _open(store_url, existing=True, reader=True) as store,
+        _progress("exporting spans") as advance,
+    ):
         records = store.export(since=since, until=until, **_resolve_export(store, run, trace))
         chunk = []
         for record in records:

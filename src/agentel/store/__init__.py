@@ -92,18 +92,22 @@ def store_kind(url: str) -> str:
     )
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, *, read_only: bool = False) -> Store:
     """Open the store named by ``url`` (default: ``AGENTEL_STORE`` or ``sqlite:///agentel.db``).
 
     ``memory://`` is a new, empty in-process store on every call; ``mongodb://`` needs the
     ``mongodb`` extra (pymongo) and fails within a few seconds when the server is unreachable.
+    ``read_only=True`` is for readers: a SQLite file is opened ``mode=ro`` (``immutable``
+    in a directory it cannot write), so nothing is ever created or written (no schema, no
+    migration, no ``abandoned`` marks); a missing, empty, foreign or older file raises
+    ``StoreError``. MongoDB and memory stores ignore it.
     """
     url = url or default_store_url()
     kind = store_kind(url)
     if kind == "sqlite":
         from agentel.store.sqlite import SQLiteStore
 
-        return SQLiteStore(sqlite_path(url))
+        return SQLiteStore(sqlite_path(url), read_only=read_only)
     if kind == "mongodb":
         from agentel.store.mongodb import MongoStore
 

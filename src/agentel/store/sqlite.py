@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from agentel.store.base import (
     pick_prefix,
     plan_ingest,
 )
+from agentel.store.errors import StoreError
 from agentel.store.query import (
     GROUP_FIELDS,
     PERCENTILES,
@@ -286,8 +288,11 @@ class SQLiteStore(Store):
     pages are reused by later writes but the file does not shrink until a manual ``VACUUM``.
     """
 
-    def __init__(self, path: str, *, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self, path: str, *, busy_timeout_ms: int = 30_000, read_only: bool = False
+    ) -> None:
         self.path = path
+        self.read_only = read_only
         self.url = f"sqlite:///{path}"
         self._lock = threading.RLock()
         self._pid = os.getpid()
@@ -297,8 +302,9 @@ class SQLiteStore(Store):
         if hasattr(os, "register_at_fork"):  # not on Windows
             os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
         self._connect()
-        with contextlib.suppress(sqlite3.Error):  # a read-only file still opens for reading
-            self.mark_abandoned()
+        if not read_only:
+            with contextlib.suppress(sqlite3.Error):  # a read-only file still opens for reading
+                self.mark_abandoned()
 
     # --- connection and schema --------------------------------------------------------------
     def _reset_lock(self) -> None:
@@ -307,6 +313,10 @@ class SQLiteStore(Store):
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid != os.getpid():
             _INHERITED.append(self._conn)  # never close (so never touch) a parent's connection
+        if self.read_only:
+            conn = self._connect_read_only()
+            self._conn, self._pid = conn, os.getpid()
+            return conn
         if self.path != ":memory:":
             _create_private(self.path)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -318,6 +328,38 @@ class SQLiteStore(Store):
         self._migrate(conn)
         self._conn = conn
         self._pid = os.getpid()
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that can never write: no file, schema, migration or mark is created.
+
+        ``mode=ro``; and ``immutable=1`` when the directory is not writable and holds no WAL
+        to read, so SQLite never tries to create the ``-wal``/``-shm`` files it cannot.
+        """
+        path = os.path.abspath(self.path)
+        if not os.path.isfile(path):
+            raise StoreError(f"no store at {self.path}: nothing was recorded there")
+        if os.path.getsize(path) == 0:
+            raise StoreError(f"{self.path} is empty: nothing was recorded there")
+        wal = path + "-wal"
+        has_wal = os.path.exists(wal) and os.path.getsize(wal) > 0
+        options = "mode=ro"
+        if not os.access(os.path.dirname(path), os.W_OK) and not has_wal:
+            options += "&immutable=1"
+        uri = "file:" + urllib.parse.quote(path) + "?" + options
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        try:
+            (version,) = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{self.path} is not an agentel store: {exc}") from exc
+        if version is None or version < SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"{self.path} was written by an older agentel (schema {version}, this one reads "
+                f"{SCHEMA_VERSION}): open it once for writing to upgrade it"
+            )
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
