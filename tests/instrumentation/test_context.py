@@ -148,6 +148,48 @@ def test_a_run_across_two_processes_is_one_run(sqlite_recording) -> None:
     assert run["cost_usd"] > 0
 
 
+TRACEPARENT_ONLY_CHILD = """
+import json, sys
+import agentel.sdk
+from agentel.instrumentation import agent, llm, set_usage
+from agentel.instrumentation.context import continue_trace
+
+handle = agentel.sdk.configure(store=sys.argv[1], instrument=None, service_name="worker")
+with continue_trace(json.loads(sys.argv[2])):
+    with agent("worker"), llm("gpt-4o-mini", "openai"):
+        set_usage(input_tokens=500, output_tokens=50)
+handle.shutdown()
+"""
+
+
+def test_a_child_given_only_traceparent_that_starts_an_agent_joins_the_run(
+    sqlite_recording,
+) -> None:
+    """Issue 14 item 10: no baggage, so the child's agent stamps a run of its own; its spans
+    (and its live record) arrive before the parent's, and still make one run."""
+    with agent("fan-out") as root, tool("delegate"):
+        headers = {"traceparent": inject()["traceparent"]}
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                TRACEPARENT_ONLY_CHILD,
+                sqlite_recording.url,
+                json.dumps(headers),
+            ],
+            check=True,
+            timeout=120,
+        )
+    ctx = root.span.get_span_context()
+    run_id = format(ctx.trace_id, "032x") + format(ctx.span_id, "016x")
+    runs, by_name = spans_of(sqlite_recording)
+    assert [r["run_id"] for r in runs] == [run_id]
+    assert {s["run_id"] for s in by_name.values()} == {run_id}
+    (run,) = runs
+    assert (run["agent_name"], run["llm_calls"], run["input_tokens"]) == ("fan-out", 1, 500)
+    assert run["span_count"] == 4 and run["status"] == "ok"
+
+
 def test_baggage_alone_does_not_join_a_local_parent(sqlite_recording) -> None:
     # The run id in baggage applies only under a remote parent; a local run keeps its own id.
     ctx = baggage.set_baggage(A.BAGGAGE_RUN_ID, "00000000000000aa")
