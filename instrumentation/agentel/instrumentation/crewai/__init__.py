@@ -6,8 +6,8 @@
 Wraps CrewAI's own methods (its event bus delivers events on a thread of its own, so the
 current span could not be followed from them):
 
-* ``Crew.kickoff`` / ``akickoff`` (``kickoff_async`` and ``kickoff_for_each`` run through
-  them) -> ``invoke_workflow {crew}``, the run;
+* ``Crew.kickoff`` / ``akickoff`` (``kickoff_async``, ``kickoff_for_each`` and a streamed
+  kickoff run through them) -> ``invoke_workflow {crew}``, the run;
 * a task's execution (``Task.execute_sync`` / ``execute_async`` / ``aexecute_sync``) ->
   ``step {task}`` (``agentel.step.type = task``);
 * ``Agent.execute_task`` / ``aexecute_task`` (and a standalone ``Agent.kickoff``) ->
