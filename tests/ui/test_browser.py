@@ -26,6 +26,7 @@ from .conftest import XSS_IMG, XSS_SCRIPT, running_ui
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 SCREENSHOTS = os.environ.get("AGENTEL_UI_SCREENSHOTS")
+SCREENSHOTS = str(Path(SCREENSHOTS).resolve()) if SCREENSHOTS else None  # tests change cwd
 
 
 def _chromium() -> str:
