@@ -86,6 +86,7 @@ def render_ms(url: str) -> float | None:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(url.rsplit("/run/", 1)[0] + "/runs")  # warm the browser and the static files
+        page.locator("#runs-table").wait_for(timeout=120_000)  # and let its queries finish
         begun = time.perf_counter()
         page.goto(url)
         page.locator("#waterfall .row").first.wait_for(timeout=60_000)

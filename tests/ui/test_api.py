@@ -77,6 +77,14 @@ def test_paging_and_totals(client, store):
     assert totals["errors"] == 1
     assert get(client, "/api/runs/totals", agent="weather-agent")["runs"] == 2
 
+    from agentel.ui import app
+
+    app.TOTALS_PAGE, paged = 2, app.TOTALS_PAGE  # the same sums, read two runs at a time
+    try:
+        assert get(client, "/api/runs/totals") == totals
+    finally:
+        app.TOTALS_PAGE = paged
+
 
 def test_run_tree_is_what_show_json_gives_and_ids_are_url_encoded(client, store):
     run = weather_runs(store)[0]
