@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import Any
 
 import httpx2
 import openai
 import pytest
+from opentelemetry import context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
@@ -17,7 +20,7 @@ from agentel.instrumentation._call import ProviderCall
 from agentel.instrumentation._common import Usage, clean_attributes, server_attributes
 from agentel.instrumentation._config import InstrumentationConfig
 from agentel.instrumentation._metrics import GenAIMetrics
-from agentel.instrumentation._wrappers import start_llm_span
+from agentel.instrumentation._wrappers import start_llm_span, sync_llm_wrapper
 from agentel.instrumentation.openai import _chat
 from agentel.semconv import attributes as A
 
@@ -170,3 +173,28 @@ def test_default_choice_count_and_service_tier_are_not_recorded() -> None:
     assert A.OPENAI_REQUEST_SERVICE_TIER not in attrs(model="m", n=1, service_tier="auto")
     both = attrs(model="m", n=3, service_tier="flex")
     assert (both[A.GEN_AI_REQUEST_CHOICE_COUNT], both[A.OPENAI_REQUEST_SERVICE_TIER]) == (3, "flex")
+
+
+@pytest.mark.parametrize("key", [_SUPPRESS_INSTRUMENTATION_KEY, "suppress_instrumentation"])
+def test_wrapper_reads_both_suppression_keys_from_the_context_it_fetches(
+    local_provider: tuple[TracerProvider, InMemorySpanExporter], key: str
+) -> None:
+    provider, exporter = local_provider
+    tracer = provider.get_tracer("t")
+    wrapper = sync_llm_wrapper(
+        tracer, partial(_chat.chat_request, None), _chat.handle_response, site="t"
+    )
+    kwargs = {"model": "gpt-4o-mini"}
+    resource = Resource("https://api.openai.com/v1/")
+    token = context.attach(context.set_value(key, True))
+    try:
+        assert wrapper(lambda **_: "ok", resource, (), kwargs) == "ok"
+    finally:
+        context.detach(token)
+    assert exporter.get_finished_spans() == ()
+    # unsuppressed, the span is a child of the span current at the call (context handed on)
+    with tracer.start_as_current_span("parent") as parent:
+        assert wrapper(lambda **_: "ok", resource, (), kwargs) == "ok"
+    chat, outer = exporter.get_finished_spans()
+    assert chat.parent is not None
+    assert chat.parent.span_id == parent.get_span_context().span_id == outer.context.span_id

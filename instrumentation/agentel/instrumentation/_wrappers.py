@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import context, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind
 
@@ -61,6 +62,10 @@ RequestExtractor = Callable[[Any, tuple, Mapping[str, Any]], "LLMRequest | None"
 ResponseHandler = Callable[[ProviderCall, Any], Any]
 
 _DEFAULT_CONFIG = InstrumentationConfig()
+
+# The two keys ``is_instrumentation_enabled()`` reads (the plain one for older instrumentations):
+# the wrappers read them from the context they fetch anyway, sparing six calls per LLM call.
+_SUPPRESS_KEYS = (_SUPPRESS_INSTRUMENTATION_KEY, "suppress_instrumentation")
 
 
 def start_llm_span(
@@ -137,7 +142,8 @@ def sync_llm_wrapper(
     """A wrapt wrapper for a synchronous SDK method."""
 
     def wrapper(wrapped: Wrapped, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if not is_instrumentation_enabled():
+        ctx = context.get_current()
+        if ctx.get(_SUPPRESS_KEYS[0]) or ctx.get(_SUPPRESS_KEYS[1]):
             return wrapped(*args, **kwargs)
         try:
             request = extract_request(instance, args, kwargs)
@@ -147,7 +153,7 @@ def sync_llm_wrapper(
         if request is None:
             return wrapped(*args, **kwargs)
         try:
-            handle, ctx = start_llm_span(tracer, request, config, metrics, context.get_current())
+            handle, ctx = start_llm_span(tracer, request, config, metrics, ctx)
         except Exception:
             log_once(f"{site}.start", "could not start a span; the call is not traced")
             return wrapped(*args, **kwargs)
@@ -178,7 +184,8 @@ def async_llm_wrapper(
     """A wrapt wrapper for an ``async def`` SDK method (the span covers the awaited call)."""
 
     async def wrapper(wrapped: Wrapped, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if not is_instrumentation_enabled():
+        ctx = context.get_current()
+        if ctx.get(_SUPPRESS_KEYS[0]) or ctx.get(_SUPPRESS_KEYS[1]):
             return await wrapped(*args, **kwargs)
         try:
             request = extract_request(instance, args, kwargs)
@@ -188,7 +195,7 @@ def async_llm_wrapper(
         if request is None:
             return await wrapped(*args, **kwargs)
         try:
-            handle, ctx = start_llm_span(tracer, request, config, metrics, context.get_current())
+            handle, ctx = start_llm_span(tracer, request, config, metrics, ctx)
         except Exception:
             log_once(f"{site}.start", "could not start a span; the call is not traced")
             return await wrapped(*args, **kwargs)
