@@ -41,6 +41,7 @@ class ProviderCall(LLMHandle):
         "capture_content",
         "config",
         "stream_end",
+        "usage_missing",
     )
 
     def __init__(
@@ -72,6 +73,7 @@ class ProviderCall(LLMHandle):
         self._content: dict[str, Any] | None = None
         self._content_config: InstrumentationConfig | None = config
         self.stream_end: str | None = None
+        self.usage_missing: str | None = None
 
     def _set_clean(self, values: dict[str, Any]) -> None:
         self._pending.update(values)
@@ -174,6 +176,8 @@ class ProviderCall(LLMHandle):
                 usage.input_tokens is not None or usage.output_tokens is not None
             ) or not usage.is_empty():
                 self._price(usage, pending)
+            elif self.usage_missing is not None and usage.is_empty():
+                pending[A.AGENTEL_USAGE_MISSING] = self.usage_missing
             first = self._first_chunk
             output = usage.output_tokens
             if first is not None and output and self._last_chunk > first:

@@ -32,6 +32,7 @@ from ._call import ProviderCall
 from ._common import clean_attributes, log_once
 from ._config import InstrumentationConfig
 from ._metrics import GenAIMetrics
+from ._retries import CALL_KEY
 from ._streams import StreamManagerProxy
 
 Wrapped = Callable[..., Any]
@@ -52,6 +53,9 @@ class LLMRequest:
     call_kwargs: dict[str, Any] | None = None
     content: Mapping[str, Any] | None = None
     clean: bool = False
+    usage_missing: str | None = None
+    """Why the response will carry no usage (``agentel.usage.missing``), if it is known
+    from the request (a chat stream without ``include_usage``)."""
 
     @property
     def span_name(self) -> str:
@@ -99,7 +103,10 @@ def start_llm_span(
     if request.content:
         for key, value in request.content.items():
             call.add_content(key, value)
-    return call, trace.set_span_in_context(span, parent)
+    if request.usage_missing is not None:
+        call.usage_missing = request.usage_missing
+    # the call rides in the context too: the SDK's retries are recorded on it (_retries)
+    return call, context.set_value(CALL_KEY, call, trace.set_span_in_context(span, parent))
 
 
 def _extract(

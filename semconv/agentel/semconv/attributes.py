@@ -193,6 +193,10 @@ GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
 """Token type of a `gen_ai.client.token.usage` measurement. (string, official, development,
 required)
 """
+AGENTEL_USAGE_MISSING: Final = "agentel.usage.missing"
+"""Why a call that ended without error reported no token usage (its cost is then unknown).
+(string, agentel, development, conditionally_required)
+"""
 
 # --- Streaming: time to first chunk and throughput --------------------------------------------
 GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
@@ -329,6 +333,16 @@ EXCEPTION_ESCAPED: Final = "exception.escaped"
 """Whether the exception escaped the span's scope (on the `exception` event). (boolean,
 official, deprecated, recommended)
 """
+AGENTEL_RETRY_ATTEMPT: Final = "agentel.retry.attempt"
+"""Which retry of the call this is (1 for the first). (int, agentel, development, required)"""
+AGENTEL_RETRY_WAIT: Final = "agentel.retry.wait"
+"""How long the SDK waited before the retry (its backoff, or the server's retry-after). (double,
+unit s, agentel, development, required)
+"""
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+"""The HTTP status of the failed attempt that is retried. (int, official, stable,
+conditionally_required)
+"""
 
 # --- Event fields: plan, state update, evaluation and feedback --------------------------------
 AGENTEL_PLAN_STEPS: Final = "agentel.plan.steps"
@@ -363,6 +377,10 @@ EVENT_EVALUATION_RESULT: Final = "gen_ai.evaluation.result"
 """An evaluation of a run or call, including user feedback."""
 EVENT_EXCEPTION: Final = "exception"
 """An exception raised by the operation (OTel SDK `record_exception`)."""
+EVENT_RETRY: Final = "agentel.retry"
+"""The provider SDK retried the call after a failed attempt (one event per retry, at the start
+of its wait).
+"""
 EVENT_CUSTOM: Final = "agentel.custom"
 """An application-defined event: `record_event("custom", **data)`."""
 EVENT_INFERENCE_DETAILS: Final = "gen_ai.client.inference.operation.details"

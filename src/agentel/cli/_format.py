@@ -12,6 +12,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from agentel.semconv.attributes import AGENTEL_USAGE_MISSING
+
 if TYPE_CHECKING:
     from agentel.store import Store
 
@@ -75,6 +77,25 @@ def status_text(status: str) -> Text:
     return Text(status, style=_STATUS_STYLE.get(status, ""))
 
 
+_USAGE_MISSING = {
+    "stream_without_include_usage": "the stream was requested without "
+    'stream_options={"include_usage": True}, so the API sent no token counts',
+}
+"""What each ``agentel.usage.missing`` value means, for the reader of ``show``."""
+
+
+def unknown_cost_reason(span: dict[str, Any]) -> str | None:
+    """Why a counted LLM call's cost is unknown (None when it is known)."""
+    if span["cost_usd"] is not None or span["category"] not in ("llm", "embedding"):
+        return None
+    missing = (span.get("attributes") or {}).get(AGENTEL_USAGE_MISSING)
+    if isinstance(missing, str):
+        return _USAGE_MISSING.get(missing, missing)
+    if span["input_tokens"] is None and span["output_tokens"] is None:
+        return "the response reported no token counts"
+    return f"no price for model {span['model']!r} (see agentel prices)"
+
+
 def _span_label(span: dict[str, Any], same_call: bool = False) -> Text:
     label = Text()
     label.append(span["name"], style="bold")
@@ -87,6 +108,9 @@ def _span_label(span: dict[str, Any], same_call: bool = False) -> Text:
             label.append(f" (cached {tokens(span['cache_read_tokens'])})")
         if span["counted"]:
             label.append(f"  {money(span['cost_usd'])}", style="green")
+            reason = unknown_cost_reason(span)
+            if reason is not None:
+                label.append(f"  cost unknown: {reason}", style="yellow")
         else:
             label.append("  (counted below)", style="dim")
     if span["status"] == "error":
@@ -443,6 +467,8 @@ def print_run(store: Store, run_id: str, console: Console) -> dict[str, Any]:
         f"  tokens {tokens(run['input_tokens'])}/{tokens(run['output_tokens'])}"
         f"  {money(run['cost_usd'], run['unpriced_calls'])}"
     )
+    if run["unpriced_calls"]:
+        title.append(f"  (cost unknown for {run['unpriced_calls']} call(s): see below)")
     if run["errors"]:
         title.append(f"  errors {run['errors']}", style="bold red")
     console.print(span_tree(title, roots))

@@ -28,6 +28,7 @@ from opentelemetry import trace
 from .._config import InstrumentationConfig
 from .._metrics import GenAIMetrics
 from .._patching import Patch, ProviderInstrumentor
+from .._retries import retry_patches
 from .._wrappers import async_llm_wrapper, stream_manager_wrapper, sync_llm_wrapper
 
 _MESSAGES = "anthropic.resources.messages"
@@ -97,6 +98,7 @@ class AnthropicInstrumentor(ProviderInstrumentor):
                     metrics=metrics,
                 )
             patches.append((module, path, wrapper))
+        patches.extend(retry_patches("anthropic"))
         return patches
 
 

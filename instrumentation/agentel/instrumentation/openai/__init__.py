@@ -23,6 +23,7 @@ from opentelemetry import trace
 from .._config import InstrumentationConfig
 from .._metrics import GenAIMetrics
 from .._patching import Patch, ProviderInstrumentor
+from .._retries import retry_patches
 from .._streams import async_helper_close_wrapper, helper_close_wrapper
 from .._wrappers import async_llm_wrapper, sync_llm_wrapper
 
@@ -101,6 +102,7 @@ class OpenAIInstrumentor(ProviderInstrumentor):
             patches.append(
                 (module, path, async_helper_close_wrapper if is_async else helper_close_wrapper)
             )
+        patches.extend(retry_patches("openai"))
         return patches
 
 

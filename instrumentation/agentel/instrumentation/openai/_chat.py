@@ -154,6 +154,10 @@ _REQUEST_PARAMS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 }
 
 
+USAGE_MISSING_STREAM = "stream_without_include_usage"
+"""``agentel.usage.missing`` of a chat stream requested without ``include_usage``."""
+
+
 def chat_request(
     config: InstrumentationConfig | None,
     instance: Any,
@@ -187,8 +191,12 @@ def chat_request(
     attrs.update(server_attributes(getattr(getattr(instance, "_client", None), "base_url", None)))
     # every value above is attribute-safe and not None: no second cleaning pass
     request = LLMRequest(Operation.CHAT, Provider.OPENAI, model, attrs, clean=True)
-    if stream and stream_usage and not isinstance(kwargs.get("stream_options"), Mapping):
-        request.call_kwargs = {**kwargs, "stream_options": {"include_usage": True}}
+    if stream:
+        options = kwargs.get("stream_options")
+        if stream_usage and not isinstance(options, Mapping):
+            request.call_kwargs = {**kwargs, "stream_options": {"include_usage": True}}
+        elif not (isinstance(options, Mapping) and options.get("include_usage")):
+            request.usage_missing = USAGE_MISSING_STREAM
     if config is not None and config.capture_content:
         request.content = {
             A.GEN_AI_INPUT_MESSAGES: input_messages(kwargs.get("messages")),
