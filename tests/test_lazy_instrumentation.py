@@ -20,7 +20,9 @@ import json, logging, sys
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
 import agentel.sdk
 handle = agentel.sdk.configure("memory://", instrument="all")
-before = sorted(m for m in ("openai", "anthropic", "langchain_core", "agents") if m in sys.modules)
+sdks = ("openai", "anthropic", "langchain_core", "agents", "google.genai", "botocore",
+        "aiobotocore", "litellm", "mistralai", "mcp", "pydantic_ai", "crewai", "llama_index")
+before = sorted(m for m in sdks if m in sys.modules)
 import openai
 from agentel.testing import ScriptedLLMServer
 with ScriptedLLMServer() as srv:

@@ -50,6 +50,7 @@ class LiteLLMInstrumentor(ProviderInstrumentor):
     """
 
     _instruments = ("litellm >= 1.40",)
+    _import_name = "litellm"
     _pending: list[Patch] | None = None
 
     def _patches(

@@ -41,6 +41,7 @@ class LlamaIndexInstrumentor(BaseInstrumentor):
     """
 
     _handlers: tuple[Any, Any] | None = None
+    _import_name = "llama_index.core"
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _INSTRUMENTS

@@ -47,6 +47,7 @@ class MistralInstrumentor(ProviderInstrumentor):
     """
 
     _instruments = ("mistralai >= 1.0",)
+    _import_name = "mistralai"
 
     def _patches(
         self,
