@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from agentel.store.diff import diff_runs
+from agentel.store.doctor import run_problems
 from agentel.store.errors import NotFoundError, QueryError, StoreError, redact_url
 from agentel.store.ingest import MAX_CONFLICT_RETRIES, IngestPlan, dedupe, nest, plan_ingest
 from agentel.store.liveness import process_alive, stale_cutoff_ns, this_host
@@ -116,33 +117,56 @@ class Store(ABC):
             f"runs {sorted(conflicts)} in {self.url} kept changing under concurrent writers"
         )
 
-    def _recompute(self, run_ids: Iterable[str], chunk: int = 500) -> None:
+    def _recompute(
+        self, run_ids: Iterable[str], trace_ids: Iterable[str] = (), chunk: int = 500
+    ) -> None:
         """Recompute runs from their stored spans, ``chunk`` runs at a time (a run id with no
-        span left is deleted)."""
+        span left is deleted). The spans of ``trace_ids`` are first assigned to runs again,
+        and their runs recomputed, as ingest does for spans that carry no run id."""
+        traces = sorted(set(trace_ids))
+        for start in range(0, len(traces), chunk):
+            self._recompute_chunk(set(), set(traces[start : start + chunk]))
         ordered = sorted(set(run_ids))
         for start in range(0, len(ordered), chunk):
-            pending = set(ordered[start : start + chunk])
-            with self._writing():
-                for _ in range(MAX_CONFLICT_RETRIES):
-                    if not pending:
-                        break
-                    pending = self._apply(self._plan([], pending))
-            if pending:
-                raise StoreError(
-                    f"runs {sorted(pending)} in {self.url} kept changing under concurrent writers"
-                )
+            self._recompute_chunk(set(ordered[start : start + chunk]), set())
 
-    def _plan(self, batch: Sequence[SpanRecord], runs: set[str] = frozenset()) -> IngestPlan:  # type: ignore[assignment]
+    def _recompute_chunk(self, run_ids: set[str], trace_ids: set[str]) -> None:
+        """Recompute ``run_ids`` and re-resolve ``trace_ids`` in one write, retrying the runs
+        another writer changed meanwhile."""
+        with self._writing():
+            pending = self._apply(self._plan([], run_ids, trace_ids))
+            for _ in range(MAX_CONFLICT_RETRIES):
+                if not pending:
+                    return
+                pending = self._apply(self._plan([], pending))
+        if pending:
+            raise StoreError(
+                f"runs {sorted(pending)} in {self.url} kept changing under concurrent writers"
+            )
+
+    def _plan(
+        self,
+        batch: Sequence[SpanRecord],
+        runs: set[str] = frozenset(),  # type: ignore[assignment]
+        traces: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> IngestPlan:
+        """Plan a batch, recomputing ``runs`` too and re-resolving every span of ``traces``."""
         run_ids = {r.run_id for r in batch if r.run_id_stamped and r.run_id} | set(runs)
-        traces = {r.trace_id for r in batch}
-        resolve = {r.trace_id for r in batch if not r.run_id_stamped}
-        resolve |= self._unstamped_traces(traces - resolve)
+        batch_traces = {r.trace_id for r in batch}
+        resolve = {r.trace_id for r in batch if not r.run_id_stamped} | set(traces)
+        resolve |= self._unstamped_traces(batch_traces - resolve)
         stored, versions = self._load(run_ids, resolve)
         return plan_ingest(batch, stored, resolve, set(runs), versions)
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         """Around one batch: a transaction or lock where the backend has one."""
+        yield
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Around reads that must see one state (``doctor``): a snapshot or lock where the
+        backend has one."""
         yield
 
     @abstractmethod
@@ -159,6 +183,73 @@ class Store(ABC):
     @abstractmethod
     def _apply(self, plan: IngestPlan) -> set[str]:
         """Write a plan; returns the runs another writer changed meanwhile (to recompute)."""
+
+    # --- consistency ---------------------------------------------------------------------------
+    def doctor(self, *, repair: bool = False) -> dict[str, Any]:
+        """Check that every stored run agrees with its stored spans; ``repair`` fixes what
+        does not by recomputing those runs from their spans.
+
+        Checked: each run record against the run its spans add up to (LLM and tool calls,
+        errors, tokens, cost, status, times, span count: every field but feedback), the
+        spans' ``counted`` flags, spans whose run has no record, run records with no span,
+        and spans with no run. Returns::
+
+            {"store": url, "runs": checked, "spans": checked,
+             "problems": [...],    # found (agentel.store.doctor lists the kinds)
+             "repaired": bool,     # whether a repair was made
+             "remaining": [...],   # problems after the repair (== problems without one)
+             "dropped": [...]}     # dropped_spans(): spans lost before the store
+
+        A problem found is looked at again before it is reported, so a writer caught between
+        its spans and its run is not taken for damage. Drops are reported, not problems:
+        spans lost before the store cannot be repaired from it.
+        """
+        problems, runs, spans = self._check()
+        remaining = problems
+        if repair and problems:
+            self._recompute(
+                {p["run_id"] for p in problems if "run_id" in p},
+                {p["trace_id"] for p in problems if p["problem"] == "no_run_id"},
+            )
+            remaining, runs, spans = self._check()
+        return {
+            "store": redact_url(self.url),
+            "runs": runs,
+            "spans": spans,
+            "problems": problems,
+            "repaired": bool(repair and problems),
+            "remaining": remaining,
+            "dropped": self.dropped_spans(),
+        }
+
+    def _check(self, chunk: int = 500) -> tuple[list[dict[str, Any]], int, int]:
+        """(problems, runs checked, spans checked) of the whole store, ``chunk`` runs at a time."""
+        with self._reading():
+            run_ids, per_run, unassigned = self._census()
+        problems: list[dict[str, Any]] = [
+            {"problem": "no_run_id", "trace_id": trace_id, "spans": count}
+            for trace_id, count in sorted(unassigned.items())
+        ]
+        ordered = sorted(run_ids | per_run.keys())
+        for start in range(0, len(ordered), chunk):
+            found = self._check_runs(ordered[start : start + chunk])
+            if found:  # look again: a live writer may have been between its spans and its run
+                found = self._check_runs(sorted({p["run_id"] for p in found}))
+            problems += found
+        return problems, len(ordered), sum(per_run.values()) + sum(unassigned.values())
+
+    def _check_runs(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        wanted = set(run_ids)
+        with self._reading():
+            stored, versions = self._load(wanted, set())
+            held = {r.run_id: r for r in self._find_runs(RunFilter(), wanted, None, 0, "start")}
+        plan = plan_ingest([], stored, set(), wanted, versions)
+        return run_problems(run_ids, stored, held, plan)
+
+    @abstractmethod
+    def _census(self) -> tuple[set[str], dict[str, int], dict[str, int]]:
+        """The ids of all run records, the number of spans per run id, and the number of
+        spans without a run id per trace id."""
 
     # --- abandoned runs -----------------------------------------------------------------------
     def mark_abandoned(self) -> list[str]:

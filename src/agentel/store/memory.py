@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -67,15 +68,27 @@ class MemoryStore(Store):
             if any(not self._spans[k].run_id_stamped for k in self._by_trace.get(trace_id, ()))
         }
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
     def _load(
         self, run_ids: set[str], trace_ids: set[str]
     ) -> tuple[list[SpanRecord], dict[str, Any]]:
         keys: set[Key] = set()
-        for run_id in run_ids:
-            keys |= self._by_run.get(run_id, set())
-        for trace_id in trace_ids:
-            keys |= self._by_trace.get(trace_id, set())
-        return [replace(self._spans[k]) for k in keys], {}
+        with self._lock:
+            for run_id in run_ids:
+                keys |= self._by_run.get(run_id, set())
+            for trace_id in trace_ids:
+                keys |= self._by_trace.get(trace_id, set())
+            return [replace(self._spans[k]) for k in keys], {}
+
+    def _census(self) -> tuple[set[str], dict[str, int], dict[str, int]]:
+        with self._lock:
+            unassigned = Counter(s.trace_id for s in self._spans.values() if s.run_id is None)
+            per_run = {run_id: len(keys) for run_id, keys in self._by_run.items()}
+            return set(self._runs), per_run, dict(unassigned)
 
     def _apply(self, plan: IngestPlan) -> set[str]:
         for record in plan.spans:

@@ -11,6 +11,15 @@ algorithm over a projected find of the touched runs, and written with a version 
 meantime gets a duplicate-key error from its conditional upsert and recomputes that run.
 The last write therefore always saw every span, without transactions.
 
+Crash consistency without transactions: before a write changes spans or runs, it records
+the runs and traces it is about to touch in ``pending_runs`` (an intent), and it deletes the
+intent once every run it touched is written. A writer killed in between leaves its intent
+behind, and those runs are recomputed from their spans (their traces' spans assigned to runs
+again first) when a store is opened, and by a live store on its next write once the writer
+is known to be gone (its process is dead on this host, or the intent is older than any write
+takes). Span writes are idempotent per ``_id`` and rollups depend only on the spans stored,
+so finishing a write twice, or after another writer, gives the same runs.
+
 Span payloads (attributes, events, links, resource) are stored as JSON strings: attribute
 keys contain dots, and values may not fit BSON (integers beyond 64 bits).
 """
@@ -21,6 +30,7 @@ import contextlib
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
@@ -39,6 +49,7 @@ from agentel.store.base import (
 )
 from agentel.store.base import redact_url as _redact
 from agentel.store.errors import NotFoundError, StoreError, StoreURLError
+from agentel.store.liveness import process_alive, this_host
 from agentel.store.query import (
     SPAN_GROUPINGS,
     RunFilter,
@@ -75,6 +86,11 @@ which a slow server answers well within the socket timeout."""
 """Runs deleted per round of prune: each round is a few `$in` deletes of this many ids."""
 DEFAULT_SOCKET_TIMEOUT_MS = 10_000
 """How long one read or write may wait on the server: a hung server cannot block forever."""
+STALE_INTENT_NS = 300 * 10**9
+"""An intent this old is finished by whoever finds it: no write of ours runs for 5 minutes
+(each request is bounded by the socket timeout), so its writer is gone or failed."""
+LOOK_FOR_INTENTS_S = 60.0
+"""How often a store that keeps writing looks for intents that other writers left behind."""
 
 _PAYLOAD = ("attributes", "events", "links", "resource")
 _SPAN_DEFAULTS: dict[str, Any] = {
@@ -197,6 +213,18 @@ def _run_from_doc(doc: dict[str, Any]) -> RunRecord:
     return RunRecord(run_id=doc["_id"], **{k: v for k, v in data.items() if v is not None})
 
 
+def _left(intent: dict[str, Any], now_ns: int) -> bool:
+    """Whether an intent was left behind: its writer's process is gone from this host, or it
+    is older than any write takes."""
+    at_ns = intent.get("at_ns") or 0
+    if now_ns - at_ns > STALE_INTENT_NS:
+        return True
+    pid = intent.get("pid")
+    return (
+        intent.get("host") == this_host() and isinstance(pid, int) and not process_alive(pid, at_ns)
+    )
+
+
 def ttl_days_from_env() -> float | None:
     """``AGENTEL_MONGODB_TTL_DAYS`` as a positive number of days, or None when unset."""
     raw = os.environ.get(ENV_TTL_DAYS, "").strip()
@@ -249,10 +277,17 @@ class MongoStore(Store):
         self._feedback = db["feedback"]
         self._dropped = db["dropped_spans"]
         self._meta = db["meta"]
+        self._pending = db["pending_runs"]
+        self._local = threading.local()  # each thread's intent document
+        self._intents: dict[str, int] = {}  # those of this store's threads -> their pid
+        self._unsettled: set[str] = set()  # intents of this store's writes that did not finish
+        self._next_look = 0.0
         try:
             self._ensure_indexes(ttl_days if ttl_days is not None else ttl_days_from_env())
             with contextlib.suppress(pymongo.errors.OperationFailure):  # a read-only user
                 self._migrate()
+            with contextlib.suppress(pymongo.errors.OperationFailure):  # a read-only user
+                self.finish_interrupted_writes()
             with contextlib.suppress(pymongo.errors.OperationFailure):  # a read-only user
                 self.mark_abandoned()
         except pymongo.errors.ServerSelectionTimeoutError as exc:
@@ -372,7 +407,73 @@ class MongoStore(Store):
         collection.create_index([(field, 1)], expireAfterSeconds=seconds, name=name)
 
     def close(self) -> None:
+        """Delete the intents of this store's finished writes (waiting at most 0.5 s: the
+        next open finishes them anyway) and close the connections."""
+        mine = [name for name, pid in self._intents.items() if pid == os.getpid()]
+        if mine:
+            with (
+                contextlib.suppress(self._pymongo.errors.PyMongoError),
+                self._pymongo.timeout(0.5),
+            ):
+                self._pending.delete_many({"_id": {"$in": mine}})
+        self._intents.clear()
         self._client.close()
+
+    # --- interrupted writes ------------------------------------------------------------------
+    def ingest(self, records: Sequence[SpanRecord]) -> None:
+        super().ingest(records)
+        if self._unsettled or time.monotonic() >= self._next_look:
+            self.finish_interrupted_writes()
+
+    def finish_interrupted_writes(self) -> int:
+        """Recompute the runs of writes that were interrupted, from their spans; returns how
+        many runs were recomputed.
+
+        Finished: the intents this store's own failed writes left, those of writers whose
+        process is gone from this host, and any older than ``STALE_INTENT_NS``. A store does
+        it when it opens, and again on a write after a failed one or every
+        ``LOOK_FOR_INTENTS_S``.
+        """
+        self._next_look = time.monotonic() + LOOK_FOR_INTENTS_S
+        mine = set(self._unsettled)
+        now = time.time_ns()
+        found = [doc for doc in self._pending.find({}) if doc["_id"] in mine or _left(doc, now)]
+        if found:
+            runs = {r for doc in found for r in doc.get("runs", ())}
+            self._recompute(runs, {t for doc in found for t in doc.get("traces", ())})
+            self._pending.delete_many({"_id": {"$in": [doc["_id"] for doc in found]}})
+        self._unsettled -= mine
+        return len({r for doc in found for r in doc.get("runs", ())})
+
+    def _intend(self, plan: IngestPlan) -> str:
+        """Record what a write is about to change, before it changes anything.
+
+        Each thread keeps one intent document, overwritten by its next write (the previous
+        write has finished by then), so a write costs one request more, not two. A write
+        that failed or met another writer leaves its document to ``finish_interrupted_writes``.
+        """
+        held = getattr(self._local, "intent", None)
+        if held is None or held[0] != os.getpid():  # a forked child keeps its own
+            name = f"{this_host()}:{os.getpid()}:{os.urandom(8).hex()}"
+            held = self._local.intent = (os.getpid(), name)
+            self._intents[name] = os.getpid()
+        traces = {s.trace_id for s in plan.spans if not s.run_id_stamped}
+        traces.update(t for t, _, _, _ in plan.updates)
+        intent = {
+            "runs": sorted({r.run_id for r in plan.runs} | set(plan.deleted_runs)),
+            "traces": sorted(traces),
+            "host": this_host(),
+            "pid": os.getpid(),
+            "at_ns": time.time_ns(),
+        }
+        self._pending.replace_one({"_id": held[1]}, intent, upsert=True)
+        return held[1]
+
+    def _unsettle(self, intent: str) -> None:
+        """Leave ``intent`` to ``finish_interrupted_writes``; this thread starts a new one."""
+        self._unsettled.add(intent)
+        self._intents.pop(intent, None)
+        self._local.intent = None
 
     # --- ingest primitives ------------------------------------------------------------------
     def _unstamped_traces(self, trace_ids: set[str]) -> set[str]:
@@ -402,6 +503,18 @@ class MongoStore(Store):
         return [_span_from_doc(d, payload=False) for d in docs.values()], versions
 
     def _apply(self, plan: IngestPlan) -> set[str]:
+        intent = self._intend(plan)
+        try:
+            conflicts = self._write(plan)
+        except BaseException:
+            self._unsettle(intent)  # finished by this store's next write, or a later open
+            raise
+        if conflicts:
+            self._unsettle(intent)  # another writer was here: look again after the retry
+        return conflicts
+
+    def _write(self, plan: IngestPlan) -> set[str]:
+        """Write the spans, then the runs; returns the runs another writer changed meanwhile."""
         from pymongo import DeleteOne, ReplaceOne, UpdateOne
         from pymongo.errors import BulkWriteError
 
@@ -486,6 +599,22 @@ class MongoStore(Store):
                 found.add(runs[error["index"]].run_id)
             return found
         return set()
+
+    def _census(self) -> tuple[set[str], dict[str, int], dict[str, int]]:
+        run_ids = {doc["_id"] for doc in self._runs.find({}, {"_id": 1})}
+        per_run: dict[str, int] = {}
+        unassigned: dict[str, int] = {}
+        count = [{"$group": {"_id": "$run_id", "n": {"$sum": 1}}}]
+        for doc in self._spans.aggregate(count):
+            if doc["_id"] is not None:
+                per_run[doc["_id"]] = doc["n"]
+            else:
+                by_trace = [
+                    {"$match": {"run_id": None}},
+                    {"$group": {"_id": "$trace_id", "n": {"$sum": 1}}},
+                ]
+                unassigned = {d["_id"]: d["n"] for d in self._spans.aggregate(by_trace)}
+        return run_ids, per_run, unassigned
 
     def _running_on(self, host: str) -> list[tuple[str, int | None, int | None]]:
         cursor = self._runs.find(

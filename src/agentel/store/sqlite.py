@@ -434,6 +434,36 @@ class SQLiteStore(Store):
                     conn.execute("ROLLBACK")
                 raise
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN")  # one snapshot of the WAL for every read inside
+            try:
+                yield
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    def _census(self) -> tuple[set[str], dict[str, int], dict[str, int]]:
+        conn = self.conn
+        run_ids = {row[0] for row in conn.execute("SELECT run_id FROM runs")}
+        per_run: dict[str, int] = {}
+        unassigned: dict[str, int] = {}
+        for run_id, count in conn.execute(
+            "SELECT run_id, count(*) FROM spans GROUP BY run_id"
+        ).fetchall():
+            if run_id is not None:
+                per_run[run_id] = count
+            else:
+                unassigned = dict(
+                    conn.execute(
+                        "SELECT trace_id, count(*) FROM spans WHERE run_id IS NULL "
+                        "GROUP BY trace_id"
+                    ).fetchall()
+                )
+        return run_ids, per_run, unassigned
+
     def _unstamped_traces(self, trace_ids: set[str]) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(sorted(trace_ids)):
