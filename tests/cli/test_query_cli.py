@@ -240,6 +240,42 @@ def test_prune_dry_run_confirmation_and_yes(copy_of):
     assert bad.returncode == 2 and "'soon'" in bad.stderr
 
 
+def test_doctor_finds_repairs_and_shows_drops(copy_of):
+    """A run record broken behind the store's back: doctor names it and exits 1, changing
+    nothing; --repair recomputes it from its spans and exits 0; drops are listed."""
+    clean = run_agentel("doctor", *STORE, cwd=copy_of)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "checked 4 run(s)" in clean.stdout and "every run agrees with its spans" in clean.stdout
+    before = runs_json(copy_of)
+    (weather, *_) = [r for r in before if r["llm_calls"] > 0]
+    conn = sqlite3.connect(copy_of / "store.db")
+    with conn:
+        conn.execute("UPDATE runs SET llm_calls = 0, span_count = 1 WHERE run_id = ?",
+                     (weather["run_id"],))  # fmt: skip
+    conn.close()
+    with open_store(f"sqlite:///{copy_of / 'store.db'}") as store:
+        store.record_dropped_spans(3, host="box", pid=77, service_name="svc")
+
+    found = run_agentel("doctor", *STORE, cwd=copy_of)
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert f"problem: run {weather['run_id']}: rollup disagrees with its spans: llm_calls 0 " \
+        f"(spans: {weather['llm_calls']}), span_count 1 (spans: {weather['span_count']})" in found.stdout  # fmt: skip
+    assert "warning: 3 span(s) dropped in process 77 on box (svc)" in found.stdout
+    assert "1 problem(s) found: run `agentel doctor --repair`" in found.stdout
+    as_json = run_agentel("doctor", *STORE, "--format", "json", cwd=copy_of)
+    assert as_json.returncode == 1
+    assert [p["problem"] for p in json.loads(as_json.stdout)["problems"]] == ["rollup"]
+
+    fixed = run_agentel("doctor", *STORE, "--repair", cwd=copy_of)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "repaired 1 problem(s): recomputed 1 run(s) from their spans" in fixed.stdout
+    assert runs_json(copy_of) == before
+    again = run_agentel("doctor", *STORE, "--format", "json", cwd=copy_of)
+    assert again.returncode == 0 and json.loads(again.stdout)["problems"] == []
+    missing = run_agentel("doctor", "--store", "sqlite:///nothing.db", cwd=copy_of)
+    assert missing.returncode == 2 and "no store at nothing.db" in missing.stderr
+
+
 def test_prune_asks_on_a_terminal(copy_of):
     """With a terminal on stdin it asks, showing the count; 'n' keeps everything."""
     primary, secondary = pty.openpty()

@@ -473,3 +473,29 @@ def print_run(store: Store, run_id: str, console: Console) -> dict[str, Any]:
         title.append(f"  errors {run['errors']}", style="bold red")
     console.print(span_tree(title, roots))
     return {**run, "spans": roots}
+
+
+def _value(value: Any) -> str:
+    return "none" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def problem_line(problem: dict[str, Any]) -> str:
+    """One ``Store.doctor`` problem as a sentence (the kinds: ``agentel.store.doctor``)."""
+    kind = problem["problem"]
+    if kind == "no_run_id":
+        return f"trace {problem['trace_id']}: {problem['spans']} span(s) belong to no run"
+    head = f"run {problem['run_id']}: "
+    if kind == "missing_run":
+        return head + f"{problem['spans']} span(s) but no run record (`runs` does not list it)"
+    if kind == "empty_run":
+        return head + "a run record with no span"
+    if kind == "span_flags":
+        return head + (
+            f"{problem['spans']} span(s) with a stale counted flag or merged usage "
+            "(calls counted twice or not at all)"
+        )
+    fields = ", ".join(
+        f"{name} {_value(v['stored'])} (spans: {_value(v['spans'])})"
+        for name, v in problem["fields"].items()
+    )
+    return head + f"rollup disagrees with its spans: {fields}"

@@ -1,5 +1,5 @@
-"""The ``agentel`` command line: runs, show, replay, diff, rerun, cassette, stats, export,
-import, prune, feedback, demo, prices, receive and ui."""
+"""The ``agentel`` command line: runs, show, replay, diff, rerun, cassette, stats, doctor,
+export, import, prune, feedback, demo, prices, receive and ui."""
 
 from __future__ import annotations
 
@@ -524,6 +524,67 @@ def stats(
         console.print(fmt.cost_chart(rows, by, width=min(50, max(10, console.width - 40))))
     for line in drop_lines(drops):
         click.echo(line, err=output != "table")
+
+
+@main.command(short_help="Check every run against its spans; --repair fixes what disagrees.")
+@store_option
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Recompute the runs that disagree with their spans (and give spans of no run a run).",
+)
+@format_option("text", "json")
+def doctor(store_url: str | None, repair: bool, output: str) -> None:
+    """Check that every run's rollup (LLM and tool calls, tokens, cost, status, times, span
+    count) agrees with its stored spans, and find spans whose run has no record, run records
+    with no span and spans of no run. Spans that processes dropped before they reached the
+    store are listed too: they are lost, and no repair brings them back.
+
+    A writer killed between writing its spans and its run (MongoDB has no transaction
+    around them) is finished automatically when a store is next opened or written to; doctor
+    finds whatever is left and, with --repair, recomputes those runs from their spans, as
+    ingest does. Without --repair it changes nothing itself. --format json prints what
+    Store.doctor() returns.
+
+    \b
+    Exit status: 0 every run agrees with its spans (or was repaired), 1 problems remain,
+    2 error (store unreachable or unreadable).
+    """
+    try:
+        with _open(store_url, existing=True) as store:
+            found = store.doctor(repair=repair)
+    except click.ClickException as exc:
+        raise Trouble(exc.message) from exc
+    except (StoreError, OSError, sqlite3.Error) as exc:
+        raise Trouble(str(exc)) from exc
+    if output == "json":
+        _echo_json(found)
+        sys.exit(1 if found["remaining"] else 0)
+    click.echo(f"checked {found['runs']} run(s) and {found['spans']} span(s) in {found['store']}")
+    for problem in found["problems"]:
+        click.echo(f"problem: {fmt.problem_line(problem)}")
+    for line in drop_lines(found["dropped"]):
+        click.echo(line)
+    if not found["problems"]:
+        click.echo("every run agrees with its spans")
+    elif found["repaired"] and not found["remaining"]:
+        runs = {p["run_id"] for p in found["problems"] if "run_id" in p}
+        traces = {p["trace_id"] for p in found["problems"] if "trace_id" in p}
+        click.echo(
+            f"repaired {len(found['problems'])} problem(s): recomputed {len(runs)} run(s) "
+            "from their spans"
+            + (f" and assigned the spans of {len(traces)} trace(s) to runs" if traces else "")
+        )
+    elif found["repaired"]:
+        for problem in found["remaining"]:
+            click.echo(f"still: {fmt.problem_line(problem)}")
+        click.echo(f"{len(found['remaining'])} problem(s) remain after the repair")
+    else:
+        click.echo(
+            f"{len(found['problems'])} problem(s) found: run `agentel doctor --repair` to "
+            "recompute these runs from their spans"
+        )
+    sys.exit(1 if found["remaining"] else 0)
 
 
 def drop_lines(drops: list[dict[str, Any]]) -> list[str]:
