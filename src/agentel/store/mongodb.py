@@ -1,4 +1,5 @@
-"""The MongoDB backend (``mongodb://host:port/db``): collections spans, runs and feedback.
+"""The MongoDB backend (``mongodb://host:port/db``): collections spans, runs, feedback,
+dropped_spans, pending_runs (intents of writes in progress) and meta.
 
 Only standard MongoDB features are used (unordered bulk writes, unique and sparse indexes,
 an optional TTL index, ``$in`` finds, an aggregation for id prefixes), so it runs on a
