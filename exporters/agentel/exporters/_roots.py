@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import Span
 from agentel.exporters._convert import live_record
 from agentel.store.records import SpanRecord
 
-MAX_OPEN_ROOTS = 65_536
+MAX_OPEN_ROOTS = 16_384
 
 _open: dict[str, tuple[Span, dict[str, Any], int | None]] = {}
 _lock = threading.Lock()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentel.store.liveness import settle
+from agentel.store.liveness import RUNNING, settle
 from agentel.store.records import RunRecord, SpanRecord
 from agentel.store.rollup import Node, compute_run, mark_counted, resolve_run_ids
 
@@ -165,7 +165,7 @@ def plan_ingest(
             s for s in mark_counted(members) if (s.trace_id, s.span_id) not in written_keys
         ]
         run = compute_run(run_id, members)
-        if run is not None:  # a live run whose process is gone, or silent too long: abandoned
+        if run is not None and run.status == RUNNING:  # process gone, or silent too long
             settle(run, max(max(s.start_ns, s.end_ns or 0) for s in members))
         if run is None:
             plan.deleted_runs.append(run_id)
