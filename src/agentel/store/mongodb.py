@@ -379,7 +379,7 @@ class MongoStore(Store):
         runs: set[str] = set()
         ops = []
         cursor = self._spans.find(
-            {"model": {"$ne": None}}, {"trace_id": 1, "run_id": 1, "model": 1, "attributes": 1}
+            {"model": {"$nin": [None]}}, {"trace_id": 1, "run_id": 1, "model": 1, "attributes": 1}
         )
         for doc in cursor:
             attributes = json.loads(doc.get("attributes") or "{}")
