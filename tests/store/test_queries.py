@@ -17,12 +17,17 @@ from agentel.store.records import SPAN_FIELDS
 from agentel.store.where import WhereError
 from tests.store.query_data import DAY, HOUR, MS, RUN, dataset
 
-NOW = time.time_ns()
+
+@pytest.fixture
+def now() -> int:
+    """The data's "now", taken when a test starts: relative filters ("30m") are read from the
+    clock at query time, so data made at import time drifts out of them on a slow run."""
+    return time.time_ns()
 
 
 @pytest.fixture
-def loaded(store):
-    spans = dataset(NOW)
+def loaded(store, now):
+    spans = dataset(now)
     random.Random(7).shuffle(spans)
     for i in range(0, len(spans), 4):  # out of order, in several batches
         store.ingest(spans[i : i + 4])
@@ -260,7 +265,7 @@ def test_replay_timeline(loaded):
     assert all(e["span_id"] for e in timeline)
 
 
-def test_replay_filters_and_errors(loaded):
+def test_replay_filters_and_errors(loaded, now):
     failed = loaded.replay("bbbb")
     assert [e["type"] for e in failed if e["type"] == "error"] == ["error", "error"]
     errors = [e["data"] for e in failed if e["type"] == "error"]
@@ -270,7 +275,7 @@ def test_replay_filters_and_errors(loaded):
     only = loaded.replay("bbbb", types=["tool_called", "tool_result"])
     assert [e["type"] for e in only] == ["tool_called", "tool_result"]
     assert only[1]["data"]["status"] == "error"
-    start = datetime.fromtimestamp((NOW - 3 * HOUR + 1000 * MS) / 1e9, tz=timezone.utc)
+    start = datetime.fromtimestamp((now - 3 * HOUR + 1000 * MS) / 1e9, tz=timezone.utc)
     later = loaded.replay("bbbb", since=start)
     assert later[0]["type"] == "llm_response" and later[-1]["type"] == "run_finished"
     running = loaded.replay("dddd")
@@ -352,10 +357,10 @@ def test_prune_dry_run_and_progress(loaded):
     assert loaded.prune(timedelta(days=1), dry_run=True) == 0
 
 
-def test_prune_goes_in_batches(store):
+def test_prune_goes_in_batches(store, now):
     from tests.store.store_helpers import agent_run
 
-    old = NOW - 40 * DAY
+    old = now - 40 * DAY
     for i in range(1203):
         prefix = f"{i:016x}"
         store.ingest(agent_run(trace_id=f"{i:032x}", start=old + i, run_id=prefix)[:1])
@@ -365,8 +370,8 @@ def test_prune_goes_in_batches(store):
     assert store.runs() == [] and store.spans() == []
 
 
-def test_all_backends_give_identical_answers(tmp_path, mongodb_url):
-    spans = dataset(NOW)
+def test_all_backends_give_identical_answers(tmp_path, mongodb_url, now):
+    spans = dataset(now)
     stores = [MemoryStore(), open_store(f"sqlite:///{tmp_path / 's.db'}"), open_store(mongodb_url)]
     try:
         for i, store in enumerate(stores):
