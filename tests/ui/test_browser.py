@@ -306,6 +306,11 @@ def test_stats_and_conversations_pages(ui, page):
     assert page.locator(".chart").count() == 5
     assert "gpt-4o-mini (solid)" in page.locator(".chart").first.inner_text()
     assert "get_weather" in page.locator(".chart").nth(3).inner_text()
+    for svg in page.locator(".chart svg[role=img]").all():  # every axis label fully inside
+        inside = svg.evaluate(
+            "(s) => [...s.querySelectorAll('text')].every((t) => t.getBBox().x >= 0)"
+        )
+        assert inside, svg.get_attribute("aria-label")
     shot(page, "stats")
     page.goto(f"{base}/conversations")
     page.locator("#conversations-table").wait_for()

@@ -84,11 +84,11 @@ function dataTable(headers, rows) {
 
 function stacked(labels, series, value, format) {
   if (!labels.length || !series.length) return message("Nothing recorded in this range.");
-  const width = Math.max(360, labels.length * 48 + 60);
-  const height = 220;
-  const plot = { left: 50, top: 20, bottom: 30 };
   const totals = labels.map((_, i) => series.reduce((sum, name) => sum + (value(i, name) || 0), 0));
   const max = Math.max(...totals, 1e-12);
+  const plot = { left: Math.max(50, format(max).length * 7 + 10), top: 20, bottom: 30 };
+  const width = Math.max(360, labels.length * 48 + plot.left + 10);
+  const height = 220;
   const scale = (height - plot.top - plot.bottom) / max;
   const band = Math.min(60, (width - plot.left - 10) / labels.length);
   const { id, element } = defs(series.length);
@@ -131,7 +131,9 @@ function latency(rows) {
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "latency chart" }, element);
   shown.forEach((r, i) => {
     const y = 10 + i * rowHeight;
-    svg.append(s("text", { x: left - 6, y: y + 18, "text-anchor": "end", class: "tick" }, String(r.group ?? "(none)")));
+    const name = String(r.group ?? "(none)");
+    const label = name.length > 26 ? `${name.slice(0, 25)}…` : name; // the full name on hover and in the data table
+    svg.append(s("text", { x: left - 6, y: y + 18, "text-anchor": "end", class: "tick" }, label, s("title", {}, name)));
     [
       ["p50", r.p50_ms, 0],
       ["p95", r.p95_ms, 1],
